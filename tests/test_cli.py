@@ -1,0 +1,53 @@
+import json
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from vidgen_lib import cli, models
+from vidgen_lib.checkpoints import load_checkpoint
+
+
+def test_doctor_reports_versions_device_and_data():
+    result = subprocess.run([sys.executable, "-m", "vidgen_lib", "doctor"], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    for field in ("vidgen_lib", "torch", "device", "profile", "digit sprites", "checkpoints"):
+        assert field in result.stdout
+    assert "MISSING" not in result.stdout and "PROBLEM" not in result.stdout
+
+
+def test_train_writes_a_checkpoint_and_card_that_sample_uses(tiny_model_module, tmp_path, capsys):
+    assert cli.main(["train", "tiny", "--steps", "4", "--out", str(tmp_path)]) == 0
+    card = json.loads((tmp_path / "tiny.json").read_text())
+    assert card["command"] == f"python -m vidgen_lib train tiny --steps 4 --out {tmp_path}"
+    assert card["steps"] == 4 and card["config"]["frame_size"] == 8 and "final_loss" in card["metrics"]
+    load_checkpoint(tmp_path / "tiny.pt", expected_config=tiny_model_module.Config.preset("tutorial"))
+
+    gif = tmp_path / "samples.gif"
+    assert cli.main(["sample", "tiny", "--n", "3", "--out", str(gif)]) == 0
+    with Image.open(gif) as image:
+        assert image.n_frames == 4  # the tiny model's num_frames
+
+
+def test_train_full_profile_uses_the_full_preset(tiny_model_module, tmp_path):
+    cli.main(["train", "tiny", "--profile", "full", "--out", str(tmp_path)])
+    card = json.loads((tmp_path / "tiny.json").read_text())
+    assert card["config"]["frame_size"] == 16 and card["steps"] == 10
+
+
+def test_unknown_model_lists_the_registered_ones(tiny_model_module):
+    with pytest.raises(KeyError, match="Unknown model 'nope'.*tiny"):
+        models.get("nope")
+
+
+def test_a_module_missing_the_api_is_rejected():
+    import types
+
+    models.register("broken", types.ModuleType("broken"))
+    try:
+        with pytest.raises(TypeError, match="lacks"):
+            models.get("broken")
+    finally:
+        models._REGISTRY.pop("broken")

@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from vidgen_lib import viz
+
+
+def _video(c=1, t=5, size=8):
+    return torch.linspace(0, 1, c * t * size * size).reshape(c, t, size, size)
+
+
+def test_show_videos_returns_an_html_animation_with_every_frame():
+    html = viz.show_videos(torch.stack([_video(), _video()]), titles=["a", "b"])
+    assert "<script" in html.data and "animation" in html.data.lower()
+    assert html.data.count("data:image/png;base64") == 5
+
+
+def test_show_video_accepts_a_single_rgb_video():
+    assert "<script" in viz.show_video(_video(c=3), title="rgb").data
+
+
+def test_frame_image_is_uint8_rgb_and_correct():
+    video = _video()
+    image = viz.frame_image(video, t=2)
+    assert image.shape == (8, 8, 3) and image.dtype == np.uint8
+    assert np.array_equal(image[..., 0], (video[0, 2].numpy() * 255).round().astype(np.uint8))
+    with pytest.raises(IndexError, match="outside"):
+        viz.frame_image(video, t=5)
+
+
+def test_save_gif_tiles_the_batch(tmp_path):
+    path = viz.save_gif(torch.stack([_video()] * 3), tmp_path / "x.gif", ncols=2, scale=1)
+    with Image.open(path) as image:
+        assert image.n_frames == 5 and image.size == (8 * 2 + 1, 8 * 2 + 1)
+
+
+@pytest.mark.parametrize("bad, message", [(torch.zeros(2, 8, 8), "Expected a video"),
+                                          (torch.zeros(1, 2, 3, 8, 8), "C = 1 or 3"),
+                                          (torch.full((1, 3, 8, 8), -1.0), r"\[0, 1\]")])
+def test_bad_input_names_what_was_expected(bad, message):
+    with pytest.raises(ValueError, match=message):
+        viz.as_batch(bad)
+
+
+def test_frame_grid_has_one_row_per_video():
+    fig = viz.frame_grid(torch.stack([_video()] * 2), max_frames=3)
+    assert len(fig.axes) == 6
+
+
+def test_frame_scrubber_builds_a_slider_over_time():
+    widget = viz.frame_scrubber(_video())
+    slider = widget.children[0]
+    assert (slider.min, slider.max) == (0, 4)

@@ -1,0 +1,86 @@
+"""``python -m vidgen_lib bench``: the one place where speed and memory are measured.
+
+Each benchmark is a function returning ``(what, seconds per call)``; chapters add theirs to
+``BENCHMARKS``. Tests never time anything: budgets are checked here, by a person, on a known machine.
+"""
+from __future__ import annotations
+
+import resource
+import shutil
+import tempfile
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+BENCHMARKS: dict[str, Callable[[], tuple[str, float]]] = {}
+
+
+def benchmark(name: str):
+    """Decorator that registers a benchmark under ``name``."""
+    def register(fn: Callable[[], tuple[str, float]]):
+        BENCHMARKS[name] = fn
+        return fn
+    return register
+
+
+def time_call(fn: Callable[[], object], repeats: int = 3) -> float:
+    """Best wall time of ``repeats`` calls, in seconds (after one warm-up call)."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process so far (MB); on CUDA, peak allocated tensor memory."""
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux
+
+
+def _dataset_benchmark(name: str, **kwargs) -> tuple[str, float]:
+    from vidgen_lib.datasets import DATASETS, video_batch
+
+    dataset = DATASETS[name](split="train", num_videos=64, num_frames=16, frame_size=32, **kwargs)
+    seconds = time_call(lambda: video_batch(dataset, 64))
+    return "64 videos of 16x32x32", seconds
+
+
+for _name in ("MovingDigits", "BouncingBalls", "MovingShapes"):
+    benchmark(f"data/{_name}")(lambda n=_name: _dataset_benchmark(n))
+
+
+def run(names: list[str] | None = None) -> list[dict]:
+    """Run the benchmarks (all, or those whose name starts with one of ``names``) and print a table."""
+    torch.manual_seed(0)
+    rows = []
+    print(f"{'benchmark':32} {'what':34} {'ms':>10} {'peak MB':>9}")
+    for name, fn in BENCHMARKS.items():
+        if names and not any(name.startswith(n) for n in names):
+            continue
+        what, seconds = fn()
+        row = {"name": name, "what": what, "ms": seconds * 1000, "peak_mb": peak_memory_mb()}
+        rows.append(row)
+        print(f"{name:32} {what:34} {row['ms']:10.1f} {row['peak_mb']:9.0f}", flush=True)
+    return rows
+
+
+def time_notebooks(paths: list[Path]) -> dict[str, float]:
+    """Execute each notebook top to bottom (on a copy, so the committed outputs stay) and print its time."""
+    from vidgen_lib.course import execute_notebook
+
+    times = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in paths:
+            copy = Path(tmp) / path.name
+            shutil.copy(path, copy)
+            times[path.name] = execute_notebook(copy)
+            print(f"{'notebook/' + path.name:67} {times[path.name] * 1000:10.0f}", flush=True)
+    return times

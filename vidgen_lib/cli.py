@@ -1,0 +1,142 @@
+"""The command line: ``python -m vidgen_lib COMMAND``.
+
+    doctor                       versions, device, profile, data found (paste it into a bug report)
+    bench [NAME ...] [--notebooks]  speed and memory of data, training steps and notebooks
+    train NAME [--profile P] [--steps N] [--out DIR] [--seed S]   train, then write checkpoint + card
+    sample NAME [--n 16] [--out samples.gif] [--seed S]           samples of a shipped model as a GIF
+    student OUT_DIR              the student edition of the notebooks (solutions removed)
+    execute NOTEBOOK ...         run notebooks top to bottom in place (to commit their outputs)
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import vidgen_lib
+from vidgen_lib import models
+
+NOTEBOOK_DIR = vidgen_lib.DATA_DIR.parent / "notebooks"
+
+
+def doctor() -> int:
+    """Print what a bug report needs: versions, device, profile, threads, data and checkpoints."""
+    import torch
+
+    print(f"vidgen_lib     {vidgen_lib.__version__}")
+    print(f"python         {platform.python_version()} ({platform.system()} {platform.machine()})")
+    for package in ("torch", "numpy", "einops", "matplotlib", "scipy", "sklearn", "mlxtend", "ipywidgets", "tqdm"):
+        try:
+            version = importlib.import_module(package).__version__
+        except ImportError:
+            version = "MISSING: pip install -e .[dev]"
+        print(f"{package:14} {version}")
+    print(f"device         {vidgen_lib.device()} (CUDA available: {torch.cuda.is_available()})")
+    print(f"cpu threads    {torch.get_num_threads()}")
+    print(f"profile        {vidgen_lib.profile()} (set VIDGEN_PROFILE=full for GPU-sized runs)")
+    print(f"data dir       {'found' if vidgen_lib.DATA_DIR.is_dir() else 'MISSING'}")
+    try:
+        from vidgen_lib.datasets import load_digit_sprites
+
+        images, _ = load_digit_sprites("train")
+        print(f"digit sprites  {len(images)} train sprites of {images.shape[1]}x{images.shape[2]}")
+    except Exception as err:  # a diagnosis tool reports problems instead of stopping at the first
+        print(f"digit sprites  PROBLEM: {err}")
+    if os.environ.get("VIDGEN_MNIST_DIR"):
+        print(f"MNIST IDX dir  set (VIDGEN_MNIST_DIR)")
+    shipped = sorted(p.stem for p in vidgen_lib.CHECKPOINT_DIR.glob("*.pt"))
+    print(f"checkpoints    {', '.join(shipped) or 'none'}")
+    print(f"models         {', '.join(models.available()) or 'none'}")
+    return 0
+
+
+def train(name: str, profile: str | None, steps: int | None, out: Path, seed: int, argv: list[str]) -> int:
+    """Train model ``name`` with its preset and write ``out/<name>.pt`` plus its model card."""
+    from vidgen_lib.checkpoints import save_checkpoint
+
+    module = models.get(name)
+    config = module.Config.preset(profile or vidgen_lib.profile())
+    steps = steps if steps is not None else config.steps
+    start = time.perf_counter()
+    model, metrics = module.train(config, steps, run_dir=out / "runs" / name, seed=seed)
+    wall = time.perf_counter() - start
+    command = "python -m vidgen_lib " + shlex.join(argv)
+    card = save_checkpoint(model.state_dict(), out / f"{name}.pt", config=config, command=command,
+                           steps=steps, wall_time_s=wall, metrics=metrics)
+    print(f"wrote {out / (name + '.pt')} ({steps} steps, {wall:.0f} s); metrics: {card['metrics']}")
+    return 0
+
+
+def sample(name: str, n: int, out: Path, seed: int) -> int:
+    """Write ``n`` samples of the shipped model ``name`` as a GIF."""
+    from vidgen_lib.viz import save_gif
+
+    module = models.get(name)
+    if not hasattr(module, "sample"):
+        raise SystemExit(f"{name} is a prediction model: it has predict(), not sample().")
+    model = module.load_pretrained()
+    videos = module.sample(model, n, seed=seed)
+    print(f"wrote {save_gif(videos, out)} ({n} videos of shape {tuple(videos.shape[1:])})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m vidgen_lib", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("doctor", help="versions, device, profile, data found")
+    p = sub.add_parser("bench", help="speed and memory")
+    p.add_argument("names", nargs="*", help="only benchmarks whose name starts with one of these")
+    p.add_argument("--notebooks", action="store_true", help="also time every notebook (minutes)")
+    p = sub.add_parser("train", help="train a model and write checkpoint + model card")
+    p.add_argument("name")
+    p.add_argument("--profile", choices=vidgen_lib.runtime.PROFILES)
+    p.add_argument("--steps", type=int)
+    p.add_argument("--out", type=Path, default=vidgen_lib.CHECKPOINT_DIR)
+    p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser("sample", help="samples of a shipped model as a GIF")
+    p.add_argument("name")
+    p.add_argument("--n", type=int, default=16)
+    p.add_argument("--out", type=Path, default=Path("samples.gif"))
+    p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser("student", help="write the student edition of the notebooks")
+    p.add_argument("out_dir", type=Path)
+    p = sub.add_parser("execute", help="run notebooks in place and save their outputs")
+    p.add_argument("notebooks", nargs="+", type=Path)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    if args.command == "doctor":
+        return doctor()
+    if args.command == "bench":
+        from vidgen_lib import bench
+
+        bench.run(args.names)
+        if args.notebooks:
+            bench.time_notebooks(sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb")))
+        return 0
+    if args.command == "train":
+        return train(args.name, args.profile, args.steps, args.out, args.seed, argv)
+    if args.command == "sample":
+        return sample(args.name, args.n, args.out, args.seed)
+    if args.command == "student":
+        from vidgen_lib.course import build_student_edition
+
+        written = build_student_edition(NOTEBOOK_DIR, args.out_dir)
+        print(f"wrote {len(written)} student notebooks to {args.out_dir}")
+        return 0
+    if args.command == "execute":
+        from vidgen_lib.course import execute_notebook
+
+        for path in args.notebooks:
+            print(f"{path.name}: {execute_notebook(path):.1f} s", flush=True)
+        return 0
+    return 1

@@ -1,0 +1,194 @@
+"""The one training loop every chapter reuses.
+
+A chapter writes only its *step*: a function ``step_fn(trainer, batch) -> dict`` that computes its
+losses and calls ``trainer.update(name, loss)`` once per optimiser (a GAN updates ``"D"`` then
+``"G"``; a VAE updates ``"model"``). The :class:`Trainer` does the rest:
+
+- device and seeding, a ``tqdm.auto`` progress bar with running losses, a history of logged values;
+- ``update`` zeroes gradients, checks the loss is finite (a NaN/inf raises :class:`NonFiniteLossError`
+  naming the loss and the step), back-propagates, clips gradients if asked, and steps;
+- training state (modules, optimisers, step, history, RNG) saved atomically every
+  ``checkpoint_every`` steps in ``run_dir`` and resumed from there.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from vidgen_lib.checkpoints import atomic_torch_save, safe_torch_load
+from vidgen_lib.runtime import device as default_device
+from vidgen_lib.runtime import seed_everything
+
+StepFn = Callable[["Trainer", Any], dict[str, float]]
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A loss became NaN or infinite: training stops instead of silently producing garbage."""
+
+
+def infinite_batches(loader: Iterable) -> Iterator:
+    """Loop over a DataLoader (or any iterable) forever, one epoch after another."""
+    while True:
+        empty = True
+        for batch in loader:
+            empty = False
+            yield batch
+        if empty:
+            raise ValueError("The data loader yielded no batches: is the dataset empty?")
+
+
+def to_device(batch: Any, dev: torch.device) -> Any:
+    """Move every tensor inside a batch (tensor, dict, list or tuple) to ``dev``."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(dev, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: to_device(v, dev) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(v, dev) for v in batch)
+    return batch
+
+
+class Trainer:
+    """Runs ``step_fn`` for a number of steps with progress, logging, clipping and checkpoints.
+
+    Args:
+        modules: the networks, by name (e.g. ``{"G": generator, "D": discriminator}``); moved to the device.
+        optimizers: one optimiser per update name used by ``step_fn`` (e.g. ``{"G": ..., "D": ...}``).
+        grad_clip: max gradient norm per update (``None``: no clipping).
+        run_dir: where ``train_state.pt`` is written and resumed from (``None``: no checkpoints).
+        checkpoint_every: save the training state every this many steps (and always at the end).
+        log_every: append running means of the step's values to ``history`` this often.
+        seed: seeds Python, NumPy and PyTorch before training starts.
+        device: defaults to :func:`vidgen_lib.device`.
+        progress: show a progress bar.
+    """
+
+    def __init__(
+        self,
+        modules: dict[str, nn.Module],
+        optimizers: dict[str, torch.optim.Optimizer],
+        *,
+        grad_clip: float | None = None,
+        run_dir: str | Path | None = None,
+        checkpoint_every: int = 0,
+        log_every: int = 50,
+        seed: int = 0,
+        device: torch.device | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.device = device or default_device()
+        self.modules = {name: m.to(self.device) for name, m in modules.items()}
+        self.optimizers = optimizers
+        self.grad_clip = grad_clip
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.checkpoint_every = checkpoint_every
+        self.log_every = max(1, log_every)
+        self.seed = seed
+        self.progress = progress
+        self.step = 0  # number of completed steps
+        self.history: list[dict[str, float]] = []
+        self.wall_time_s = 0.0
+
+    # --- what a step function calls -------------------------------------------------------------
+    def update(self, name: str, loss: torch.Tensor) -> float:
+        """One optimiser step for ``optimizers[name]`` on ``loss``; returns the loss as a float."""
+        value = loss.detach().item()
+        if not math.isfinite(value):
+            raise NonFiniteLossError(
+                f"Loss for '{name}' is {value} at step {self.step}. Lower the learning rate, "
+                "clip gradients (grad_clip=1.0), or check the inputs are in the expected range."
+            )
+        optimizer = self.optimizers[name]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.grad_clip is not None:
+            params = [p for group in optimizer.param_groups for p in group["params"]]
+            nn.utils.clip_grad_norm_(params, self.grad_clip)
+        optimizer.step()
+        return value
+
+    # --- checkpoints ----------------------------------------------------------------------------
+    @property
+    def state_path(self) -> Path | None:
+        return self.run_dir / "train_state.pt" if self.run_dir is not None else None
+
+    def save_state(self) -> None:
+        """Write everything needed to resume (atomically) to ``run_dir/train_state.pt``."""
+        if self.state_path is None:
+            return
+        atomic_torch_save(
+            {
+                "step": self.step,
+                "wall_time_s": self.wall_time_s,
+                "modules": {k: m.state_dict() for k, m in self.modules.items()},
+                "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+                "history": self.history,
+                "torch_rng": torch.get_rng_state(),
+            },
+            self.state_path,
+        )
+
+    def load_state(self) -> bool:
+        """Resume from ``run_dir/train_state.pt`` if it exists; returns whether it did."""
+        if self.state_path is None or not self.state_path.exists():
+            return False
+        state = safe_torch_load(self.state_path, map_location=self.device)
+        for k, m in self.modules.items():
+            m.load_state_dict(state["modules"][k])
+        for k, o in self.optimizers.items():
+            o.load_state_dict(state["optimizers"][k])
+        self.step, self.wall_time_s = int(state["step"]), float(state["wall_time_s"])
+        self.history = list(state["history"])
+        torch.set_rng_state(state["torch_rng"].cpu())
+        return True
+
+    # --- the loop -------------------------------------------------------------------------------
+    def fit(self, step_fn: StepFn, batches: Iterable, steps: int, *, resume: bool = True) -> list[dict[str, float]]:
+        """Train until ``steps`` steps in total are done (resuming from ``run_dir`` if possible).
+
+        Args:
+            step_fn: ``step_fn(trainer, batch) -> {"loss_name": float, ...}`` for one step.
+            batches: an iterable of batches (e.g. ``infinite_batches(loader)``); moved to the device.
+            steps: the total number of steps (a resumed run only does the remaining ones).
+        Returns:
+            The history: one dict of running means per ``log_every`` steps, with its ``step``.
+        """
+        seed_everything(self.seed)
+        if resume:
+            self.load_state()
+        for m in self.modules.values():
+            m.train()
+        running: dict[str, float] = {}
+        count = 0
+        batch_iter = iter(batches)
+        bar = tqdm(total=steps, initial=self.step, disable=not self.progress, desc="training", leave=True)
+        start = time.perf_counter() - self.wall_time_s
+        try:
+            while self.step < steps:
+                values = step_fn(self, to_device(next(batch_iter), self.device))
+                self.step += 1
+                count += 1
+                for k, v in values.items():
+                    running[k] = running.get(k, 0.0) + float(v)
+                if self.step % self.log_every == 0 or self.step == steps:
+                    means = {k: v / count for k, v in running.items()}
+                    self.history.append({"step": self.step, **means})
+                    bar.set_postfix({k: f"{v:.4f}" for k, v in means.items()})
+                    running, count = {}, 0
+                bar.update(1)
+                self.wall_time_s = time.perf_counter() - start
+                if self.checkpoint_every and self.step % self.checkpoint_every == 0:
+                    self.save_state()
+        finally:
+            bar.close()
+        self.save_state()
+        for m in self.modules.values():
+            m.eval()
+        return self.history
