@@ -53,7 +53,7 @@ def _dataset_benchmark(name: str, **kwargs) -> tuple[str, float]:
     return "64 videos of 16x32x32", seconds
 
 
-for _name in ("MovingDigits", "BouncingBalls", "MovingShapes"):
+for _name in ("moving_digits", "bouncing_balls", "moving_shapes", "action_shapes"):
     benchmark(f"data/{_name}")(lambda n=_name: _dataset_benchmark(n))
 
 

@@ -18,7 +18,10 @@ import importlib
 from types import ModuleType
 
 #: name -> importable module path. Chapters add their model here.
-_REGISTRY: dict[str, str | ModuleType] = {}
+_REGISTRY: dict[str, str | ModuleType] = {
+    "vgan": "vidgen_lib.models.vgan",
+    "mocogan": "vidgen_lib.models.mocogan",
+}
 
 REQUIRED = ("Config", "build", "train", "load_pretrained")
 
