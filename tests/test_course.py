@@ -1,0 +1,155 @@
+"""Course tooling: the student edition hides every solution, and every exercise has a check."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from vidgen_lib.course import BEGIN, END, NOTEBOOK_GLOB, build_student_edition, execute_notebook, exercise_header, student_notebook
+from vidgen_lib.exercises import load_all
+
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+REAL_NOTEBOOKS = sorted(NOTEBOOK_DIR.glob(NOTEBOOK_GLOB))
+
+SOLUTION = """# Exercise 9.1: the square
+def square(x: float) -> float:
+    \"\"\"x squared.\"\"\"
+    ### BEGIN SOLUTION
+    secret = x * x
+    return secret
+    ### END SOLUTION
+
+print(square(3.0))"""
+
+
+def small_notebook(solution: str = SOLUTION) -> nbformat.NotebookNode:
+    """A notebook with a markdown cell, a plain code cell and a solution cell, all with outputs."""
+    plain = new_code_cell("print('hello')", execution_count=1, outputs=[new_output("stream", name="stdout", text="hello\n")])
+    exercise = new_code_cell(solution, execution_count=2, metadata={"tags": ["solution"]},
+                             outputs=[new_output("stream", name="stdout", text="9.0\n")])
+    nb = new_notebook(cells=[new_markdown_cell("# A chapter"), plain, exercise])
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    return nb
+
+
+def solution_lines(source: str) -> list[str]:
+    """The non-blank lines between the solution markers of one cell."""
+    lines, inside = [], False
+    for line in source.split("\n"):
+        if line.strip() in (BEGIN, END):
+            inside = line.strip() == BEGIN
+        elif inside and line.strip():
+            lines.append(line.strip())
+    return lines
+
+
+def solution_cells(nb: nbformat.NotebookNode) -> list[int]:
+    return [i for i, c in enumerate(nb.cells) if "solution" in c.get("metadata", {}).get("tags", [])]
+
+
+# --- the student edition of a small notebook -------------------------------------------------------
+
+def test_student_edition_replaces_solutions_with_stubs(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    nbformat.write(small_notebook(), src / "09_small.ipynb")
+    nbformat.write(small_notebook(), src / "scratch.ipynb")  # not NN_*.ipynb: not part of the course
+    written = build_student_edition(src, tmp_path / "student")
+    assert [p.name for p in written] == ["09_small.ipynb"]
+
+    student = nbformat.read(written[0], as_version=4)
+    original = nbformat.read(src / "09_small.ipynb", as_version=4)
+    assert student.cells[:2] == original.cells[:2]  # other cells untouched, outputs kept
+    stub = student.cells[2]
+    assert "secret" not in stub.source and BEGIN not in stub.source and END not in stub.source
+    assert '    raise NotImplementedError("Exercise 9.1: the square")' in stub.source.split("\n")
+    assert stub.source.endswith("print(square(3.0))")  # code after the markers stays
+    assert stub.outputs == [] and stub.execution_count is None
+    assert "widgets" not in student.metadata
+
+
+def test_student_stub_raises_the_exercise_error() -> None:
+    code = student_notebook(small_notebook()).cells[2].source
+    with pytest.raises(NotImplementedError, match=r"^Exercise 9\.1: the square$"):
+        exec(code, {})
+
+
+def test_solution_cell_needs_an_exercise_header() -> None:
+    nb = small_notebook(SOLUTION.replace("# Exercise 9.1: the square", "# the square"))
+    with pytest.raises(ValueError, match=r"cell 2.*# Exercise N\.M: <title>"):
+        student_notebook(nb)
+
+
+def test_markers_outside_solution_cells_are_refused() -> None:
+    nb = small_notebook()
+    nb.cells[2].metadata["tags"] = []
+    with pytest.raises(ValueError, match="not tagged 'solution'"):
+        student_notebook(nb)
+
+
+def test_unbalanced_markers_are_refused() -> None:
+    with pytest.raises(ValueError, match="without"):
+        student_notebook(small_notebook(SOLUTION.replace("    ### END SOLUTION\n", "")))
+
+
+def test_exercise_header() -> None:
+    assert exercise_header("# Exercise 1.2: JSD and V(D*, G)\nx = 1") == ("1.2", "JSD and V(D*, G)")
+    assert exercise_header("# exercise: none") is None
+
+
+def test_execute_notebook_saves_outputs_without_widget_state(tmp_path: Path) -> None:
+    nb = new_notebook(cells=[new_code_cell("print(6 * 7)")])
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    path = tmp_path / "01_tiny.ipynb"
+    nbformat.write(nb, path)
+    seconds = execute_notebook(path, timeout=60)
+    done = nbformat.read(path, as_version=4)
+    assert seconds > 0
+    assert done.cells[0].outputs[0].text == "42\n" and done.cells[0].execution_count == 1
+    assert "widgets" not in done.metadata
+
+
+# --- every notebook of the course ------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", REAL_NOTEBOOKS, ids=lambda p: p.name)
+def test_student_edition_hides_every_solution(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    student = student_notebook(nb, path.name)
+    text = nbformat.writes(student)
+    assert BEGIN not in text and END not in text
+    for i in solution_cells(nb):
+        for line in solution_lines(nb.cells[i].source):
+            assert line not in student.cells[i].source, f"{path.name} cell {i}: solution line {line!r} leaked"
+        assert student.cells[i].outputs == []
+
+
+@pytest.mark.parametrize("path", REAL_NOTEBOOKS, ids=lambda p: p.name)
+def test_every_exercise_has_a_check_that_its_cell_calls(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    checks = load_all()  # exercise id -> check, from every chapter module
+    code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    for i in solution_cells(nb):
+        header = exercise_header(nb.cells[i].source)
+        assert header, f"{path.name} cell {i}: no '# Exercise N.M: <title>' header"
+        assert header[0] in checks, f"{path.name}: exercise {header[0]} has no check registered in vidgen_lib.exercises"
+        nxt = [j for j in code if j > i][:1]
+        calls = nb.cells[i].source + "".join(nb.cells[j].source for j in nxt)
+        assert f"{checks[header[0]].__name__}(" in calls, f"{path.name} cell {i}: call the check of {header[0]}"
+
+
+@pytest.mark.parametrize("path", REAL_NOTEBOOKS, ids=lambda p: p.name)
+def test_student_edition_runs_up_to_its_first_exercise(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    if not solution_cells(nb):
+        pytest.skip("no exercises in this notebook")
+    student = student_notebook(nb, path.name)
+    client = NotebookClient(student, timeout=600, kernel_name="python3", allow_errors=False,
+                            resources={"metadata": {"path": str(NOTEBOOK_DIR)}})
+    with pytest.raises(CellExecutionError) as failure:
+        client.execute()
+    assert failure.value.ename == "NotImplementedError", f"first error: {failure.value.ename}: {failure.value.evalue}"
+    assert failure.value.evalue.startswith("Exercise")

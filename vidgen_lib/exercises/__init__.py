@@ -1,0 +1,87 @@
+"""Exercise checks with helpful messages: one module per chapter (``ch01_gan_math.py``, ``ch02_vgan.py``, ...).
+
+A check ``check_<name>(fn_or_value)`` runs the learner's answer on known cases. On success it prints one
+line starting with ``✓``; otherwise it raises :class:`ExerciseError` (an ``AssertionError``) whose
+message names the problem and hints at the fix. A stub that still raises ``NotImplementedError`` is
+reported as "not implemented yet". ``@register("N.M")`` records a check in ``EXERCISES``, the map from
+exercise ids to checks; ``load_all()`` imports every chapter module so that the map is complete.
+
+The notebooks mark solutions with nbgrader's ``### BEGIN/END SOLUTION`` in cells tagged ``solution``;
+``vidgen_lib.course`` builds the student edition from them.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import Any, Callable
+
+import torch
+
+Check = Callable[..., None]
+EXERCISES: dict[str, Check] = {}
+
+
+class ExerciseError(AssertionError):
+    """The answer to an exercise is wrong; the message says how, and hints at a fix."""
+
+
+def register(exercise_id: str) -> Callable[[Check], Check]:
+    """Decorator: record a check in ``EXERCISES`` under its id, e.g. ``@register("1.1")``."""
+
+    def add(check: Check) -> Check:
+        EXERCISES[exercise_id] = check
+        return check
+
+    return add
+
+
+def load_all() -> dict[str, Check]:
+    """Import every chapter module of this package, so that ``EXERCISES`` holds all checks; returns it."""
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+    return EXERCISES
+
+
+def call(exercise_id: str, fn: Callable[..., Any], *args: Any) -> Any:
+    """Call the learner's ``fn``; a stub or a crash becomes an ExerciseError that says so."""
+    try:
+        return fn(*args)
+    except NotImplementedError:
+        raise ExerciseError(
+            f"Exercise {exercise_id} is not implemented yet: replace the `raise NotImplementedError(...)` "
+            "line with your code, run the cell again."
+        ) from None
+    except Exception as err:
+        raise ExerciseError(f"Exercise {exercise_id}: your function raised {type(err).__name__}: {err}") from err
+
+
+def as_float(exercise_id: str, value: Any, what: str) -> float:
+    """A learner's single-number answer as a float, or an ExerciseError if it is not one number."""
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise ExerciseError(
+                f"Exercise {exercise_id}: {what} should be a single number, got a tensor of shape "
+                f"{tuple(value.shape)}: did you forget to sum (or average) over the points?"
+            )
+        value = value.detach()
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ExerciseError(f"Exercise {exercise_id}: {what} should be a number, got {type(value).__name__}.") from None
+
+
+def passed(exercise_id: str, what: str) -> None:
+    """Print the success line of a check."""
+    print(f"✓ Exercise {exercise_id} passed: {what}")
+
+
+# --- 00 setup and data ---
+
+
+# --- 01 GAN math ---
+from vidgen_lib.exercises.ch01_gan_math import (  # noqa: E402  (the chapter module needs the helpers above)
+    check_discriminator_loss,
+    check_js_divergence,
+    check_non_saturating_loss,
+    check_optimal_discriminator,
+)
