@@ -159,3 +159,28 @@ def test_discriminator_loss_names_mistakes(mistake: Callable, message: str) -> N
 def test_discriminator_loss_passes(capsys: pytest.CaptureFixture) -> None:
     exercises.check_discriminator_loss(d_loss)
     assert capsys.readouterr().out.startswith("✓ Exercise 1.4 passed")
+
+
+# --- 00 setup and data -------------------------------------------------------------------------------
+
+def test_course_convention_check_passes_on_the_solution(capsys):
+    from einops import rearrange
+
+    from vidgen_lib.exercises import check_course_convention
+
+    check_course_convention(lambda x: rearrange(x, "b t h w c -> b c t h w").float() / 255)
+    assert "✓ Exercise 0.1 passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("answer, message", [
+    (lambda x: (_ for _ in ()).throw(NotImplementedError("Exercise 0.1")), "not implemented yet"),
+    (lambda x: x.permute(0, 4, 1, 2, 3).float(), "divide by 255"),
+    (lambda x: x.permute(0, 4, 2, 1, 3).float() / 255, "order of the axes"),
+    (lambda x: x.reshape(x.shape[0], x.shape[4], *x.shape[1:4]).float() / 255, "wrong places"),
+    (lambda x: x.permute(0, 4, 1, 2, 3).double() / 255, "float32"),
+])
+def test_course_convention_check_names_typical_mistakes(answer, message):
+    from vidgen_lib.exercises import ExerciseError, check_course_convention
+
+    with pytest.raises(ExerciseError, match=message):
+        check_course_convention(answer)

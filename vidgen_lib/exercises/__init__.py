@@ -76,6 +76,7 @@ def passed(exercise_id: str, what: str) -> None:
 
 
 # --- 00 setup and data ---
+from vidgen_lib.exercises.ch00_setup import check_course_convention  # noqa: E402
 
 
 # --- 01 GAN math ---
@@ -84,4 +85,12 @@ from vidgen_lib.exercises.ch01_gan_math import (  # noqa: E402  (the chapter mod
     check_js_divergence,
     check_non_saturating_loss,
     check_optimal_discriminator,
+)
+
+
+# --- 04 evaluating video generators ---
+from vidgen_lib.exercises.ch04_evaluation import (  # noqa: E402
+    check_average_content_distance,
+    check_frechet_diagonal,
+    check_kvd_unbiased,
 )
