@@ -84,3 +84,35 @@ def time_notebooks(paths: list[Path]) -> dict[str, float]:
             times[path.name] = execute_notebook(copy)
             print(f"{'notebook/' + path.name:67} {times[path.name] * 1000:10.0f}", flush=True)
     return times
+
+
+@benchmark("train/tdvae")
+def _tdvae_step() -> tuple[str, float]:
+    """One TD-VAE step (belief LSTM, p_B, q_S, p_T, decoder; Eq. 6) at the tutorial config."""
+    from vidgen_lib.models import tdvae
+    from vidgen_lib.train import Trainer
+
+    config = tdvae.Config.preset("tutorial")
+    model = tdvae.build(config)
+    trainer = Trainer({"model": model}, {"model": torch.optim.Adam(model.parameters(), lr=config.lr)},
+                      progress=False)
+    x = (torch.rand(config.batch_size, config.num_frames, config.x_dim, device=trainer.device) > 0.5).float()
+    seconds = time_call(lambda: tdvae.training_step(model, trainer, x))
+    return f"1 step, {config.batch_size} sequences of {config.num_frames} frames {config.frame_size}²", seconds
+
+
+@benchmark("train/frame_vae")
+def _frame_vae_step() -> tuple[str, float]:
+    """One step of notebook 05's convolutional VAE on 32x32 frames."""
+    from vidgen_lib.vae_toy import FrameVAE
+
+    model = FrameVAE()
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    frames = torch.rand(32, 1, 32, 32)
+
+    def step() -> None:
+        optimizer.zero_grad()
+        model(frames)["loss"].backward()
+        optimizer.step()
+
+    return "1 step, 32 frames 32²", time_call(step)

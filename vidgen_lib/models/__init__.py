@@ -21,6 +21,7 @@ from types import ModuleType
 _REGISTRY: dict[str, str | ModuleType] = {
     "vgan": "vidgen_lib.models.vgan",
     "mocogan": "vidgen_lib.models.mocogan",
+    "tdvae": "vidgen_lib.models.tdvae",
 }
 
 REQUIRED = ("Config", "build", "train", "load_pretrained")

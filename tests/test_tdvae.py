@@ -1,0 +1,224 @@
+"""TD-VAE (vidgen_lib.models.tdvae): the loss, time sampling, causality, gradients, overfitting, rollouts, checks."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from torch import nn
+from torch.distributions import Bernoulli, Normal
+
+from vidgen_lib import models
+from vidgen_lib.datasets.shifting import ShiftingDigits, fit_sinusoid, oscillator_batch, roll_frames
+from vidgen_lib.exercises import ExerciseError, load_all
+from vidgen_lib.models import tdvae
+
+EXERCISES = load_all()
+
+
+def small_config(**kw) -> tdvae.Config:
+    base = dict(frame_size=8, num_frames=6, pre_hidden=16, belief_size=12, z_dim=3, hidden=10,
+                decoder_hidden=16, max_jump=3, batch_size=4)
+    return tdvae.Config(**{**base, **kw})
+
+
+def test_registered_with_the_uniform_api() -> None:
+    assert models.get("tdvae") is tdvae
+    assert tdvae.Config.preset("tutorial").steps > 0
+    with pytest.raises(ValueError, match="Unknown preset"):
+        tdvae.Config.preset("huge")
+
+
+def test_loss_equals_a_hand_computed_value() -> None:
+    """All weights zero, output biases set: every distribution is a known constant Gaussian; noise = 0."""
+    config = small_config(num_layers=1, jump_input=False)
+    model = tdvae.build(config)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        model.belief.heads[0].mu.bias.fill_(0.5)  # p_B = N(0.5, 1)
+        model.smoothing.heads[0].mu.bias.fill_(-0.3)  # q_S = N(-0.3, 0.25)
+        model.smoothing.heads[0].logvar.bias.fill_(torch.log(torch.tensor(0.25)).item())
+        model.transition.heads[0].mu.bias.fill_(1.0)  # p_T = N(1, 4)
+        model.transition.heads[0].logvar.bias.fill_(torch.log(torch.tensor(4.0)).item())
+        model.decoder[-1].bias.fill_(0.2)  # p_D = Bernoulli(logit 0.2) per pixel
+    x = (torch.rand(2, 6, 64, generator=torch.Generator().manual_seed(0)) > 0.5).float()
+    t1, t2 = torch.tensor([0, 2]), torch.tensor([2, 5])
+    zeros = torch.zeros(2, 3)
+    out = tdvae.tdvae_loss(model, x, t1, t2, noise=(zeros, zeros))
+    z2, z1 = torch.full((3,), 0.5), torch.full((3,), -0.3)  # noise 0: each sample is its mean
+    recon = -Bernoulli(logits=torch.full((64,), 0.2)).log_prob(x[torch.arange(2), t2]).sum(-1)  # (2,)
+    log_q = Normal(-0.3, 0.5).log_prob(z1).sum()
+    log_pb1 = Normal(0.5, 1.0).log_prob(z1).sum()
+    log_pt = Normal(1.0, 2.0).log_prob(z2).sum()
+    log_pb2 = Normal(0.5, 1.0).log_prob(z2).sum()
+    want = (recon - log_pb1 - log_pt + log_pb2 + log_q).mean()
+    assert torch.allclose(out["loss"], want, atol=1e-4)
+    assert torch.allclose(out["kl_smoothing"], log_q - log_pb1, atol=1e-5)
+    assert torch.allclose(out["kl_transition"], log_pb2 - log_pt, atol=1e-5)
+    assert torch.allclose(out["recon_nll"], recon.mean(), atol=1e-4)
+
+
+@pytest.mark.parametrize("T, D", [(20, 4), (5, 4), (12, 1)])
+def test_time_pairs_stay_in_range(T: int, D: int) -> None:
+    t1, t2 = tdvae.sample_time_pairs(5000, T, D, generator=torch.Generator().manual_seed(0))
+    dt = t2 - t1
+    assert dt.min() == 1 and dt.max() == D
+    assert t1.min() == 0 and t2.max() == T - 1 and (t2 <= T - 1).all()
+
+
+def test_long_jumps_reach_their_range() -> None:
+    t1, t2 = tdvae.sample_time_pairs(5000, 80, 10, long_jump_prob=0.2, long_max_jump=40,
+                                     generator=torch.Generator().manual_seed(0))
+    dt = t2 - t1
+    assert dt.min() >= 1 and dt.max() == 40 and (t2 <= 79).all()
+    assert 0.05 < (dt > 10).float().mean() < 0.2
+
+
+def test_belief_at_t_depends_only_on_frames_up_to_t() -> None:
+    torch.manual_seed(0)
+    model = tdvae.build(small_config()).eval()
+    x = torch.rand(2, 6, 64)
+    changed = x.clone()
+    changed[:, 4] = torch.rand(2, 64)
+    before, after = model.beliefs(x), model.beliefs(changed)
+    assert torch.allclose(before[:, :4], after[:, :4])
+    assert not torch.allclose(before[:, 4:], after[:, 4:])
+
+
+def test_belief_rnn_runs_only_to_the_last_t2() -> None:
+    torch.manual_seed(0)
+    model = tdvae.build(small_config())
+    seen = []
+    model.belief_rnn.register_forward_hook(lambda m, inp, out: seen.append(inp[0].shape[1]))
+    tdvae.tdvae_loss(model, torch.rand(2, 6, 64), torch.tensor([0, 1]), torch.tensor([2, 3]))
+    assert seen == [4]
+
+
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_gradients_reach_every_parameter(num_layers: int) -> None:
+    torch.manual_seed(0)
+    model = tdvae.build(small_config(num_layers=num_layers))
+    x = (torch.rand(4, 6, 64) > 0.5).float()
+    tdvae.tdvae_loss(model, x, torch.tensor([0, 1, 2, 0]), torch.tensor([1, 3, 5, 3]))["loss"].backward()
+    missing = [name for name, p in model.named_parameters() if p.grad is None or p.grad.abs().sum() == 0]
+    assert not missing
+
+
+def test_overfits_a_tiny_batch() -> None:
+    torch.manual_seed(0)
+    model = tdvae.build(small_config())
+    sprites = torch.zeros(2, 8, 8)
+    sprites[0, :, :3] = 1  # a vertical bar (moves right) ...
+    sprites[1, :4, :] = 1  # ... and a horizontal band (moves left: looks static)
+    x = tdvae.flatten_video(roll_frames(sprites, torch.tensor([1, -1]), 6))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    t1, t2 = torch.tensor([0, 2]), torch.tensor([3, 4])
+    losses = []
+    for _ in range(100):
+        loss = tdvae.tdvae_loss(model, x, t1, t2)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert sum(losses[-5:]) / 5 < 0.4 * losses[0]
+
+
+def test_predict_shapes_range_and_seed() -> None:
+    torch.manual_seed(0)
+    model = tdvae.build(small_config()).eval()
+    context = torch.rand(3, 1, 4, 8, 8)
+    out = tdvae.predict(model, context, 5, jump=2, seed=1)
+    assert out.shape == (3, 1, 5, 8, 8)
+    assert out.min() >= 0 and out.max() <= 1
+    assert torch.equal(out, tdvae.predict(model, context, 5, jump=2, seed=1))
+    assert not torch.equal(out, tdvae.predict(model, context, 5, jump=2, seed=2))
+
+
+def test_load_pretrained_with_a_missing_file_says_how_to_train(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="python -m vidgen_lib train tdvae"):
+        tdvae.load_pretrained(path=tmp_path / "nothing.pt")
+
+
+# --- data and measurements ---------------------------------------------------------------------
+
+def test_shifting_digits_roll_one_pixel_per_frame() -> None:
+    data = ShiftingDigits("test", num_videos=4, num_frames=5)
+    item = data[2]
+    video = item["video"][0]
+    assert video.shape == (5, 28, 28) and set(video.unique().tolist()) <= {0.0, 1.0}
+    for t in range(4):
+        assert torch.equal(video[t + 1], torch.roll(video[t], item["direction"], dims=-1))
+    assert torch.equal(data[2]["video"], item["video"])  # a pure function of the index
+
+
+def test_shift_estimate_and_direction_score() -> None:
+    frames = torch.rand(3, 12, 12)
+    assert tdvae.shift_between(frames, torch.roll(frames, 2, dims=-1)).tolist() == [2, 2, 2]
+    assert tdvae.shift_between(frames, frames).tolist() == [0, 0, 0]
+    clf = nn.Sequential(nn.Flatten(), nn.Linear(144, 10))
+    context = torch.rand(3, 1, 2, 12, 12)
+    future = roll_frames(context[:, 0, -1], torch.tensor([-1, 1, 1]), 4)[:, :, 1:]
+    scores = tdvae.identity_and_direction(context, future, torch.zeros(3, dtype=torch.long),
+                                          torch.tensor([-1, 1, -1]), clf)
+    assert scores["direction"] == pytest.approx(2 / 3)
+
+
+def test_oscillator_fit_recovers_frequency_and_amplitude() -> None:
+    data = oscillator_batch(4, 60, generator=torch.Generator().manual_seed(0), obs_noise=0.0, phase_noise=0.0)
+    omega, amplitude = fit_sinusoid(data["x"][..., 0])
+    assert torch.allclose(omega, data["omega"], atol=0.005)
+    assert torch.allclose(amplitude, data["amplitude"], atol=0.02)
+
+
+# --- exercise checks ---------------------------------------------------------------------------
+
+def stub(*args: object) -> None:
+    raise NotImplementedError("Exercise 6.N: a stub")
+
+
+@pytest.mark.parametrize("exercise_id", ["6.1", "6.2", "6.3"])
+def test_checks_report_a_stub(exercise_id: str) -> None:
+    with pytest.raises(ExerciseError, match="not implemented yet"):
+        EXERCISES[exercise_id](stub)
+
+
+def test_check_6_1(capsys) -> None:
+    EXERCISES["6.1"](lambda n, T, D: tdvae.sample_time_pairs(n, T, D))
+    assert "✓" in capsys.readouterr().out
+
+    def zero_jumps(n, T, D):
+        dt = torch.randint(0, D + 1, (n,))
+        t1 = (torch.rand(n) * (T - dt)).long()
+        return t1, t1 + dt
+
+    with pytest.raises(ExerciseError, match="at least"):
+        EXERCISES["6.1"](zero_jumps)
+
+
+def test_check_6_2(capsys) -> None:
+    EXERCISES["6.2"](lambda pd, pb1, pt, pb2, qs: -(pd + pb1 + pt - pb2 - qs).mean())
+    assert "✓" in capsys.readouterr().out
+    with pytest.raises(ExerciseError, match="minus sign"):
+        EXERCISES["6.2"](lambda pd, pb1, pt, pb2, qs: -(pd + pb1 + pt + pb2 + qs).mean())
+
+
+def test_check_6_3(capsys) -> None:
+    def mine(model, x, jumps, sample_transition=True):
+        z = model.belief.sample(model.beliefs(x)[:, -1])[0]
+        frames = []
+        for dt in jumps:
+            cond = torch.cat([z, *model.jump_code(torch.full((len(x),), dt))], -1)
+            z = model.transition.sample(cond, None if sample_transition else torch.zeros_like(z))[0]
+            frames.append(model.decode_mean(z))
+        return torch.stack(frames, 1)
+
+    EXERCISES["6.3"](mine)
+    assert "✓" in capsys.readouterr().out
+    with pytest.raises(ExerciseError, match="differ"):
+        EXERCISES["6.3"](lambda model, x, jumps: mine(model, x, jumps, sample_transition=False))
+
+
+def test_config_round_trips_through_a_card() -> None:
+    config = tdvae.Config.preset("oscillator")
+    assert tdvae.Config(**dataclasses.asdict(config)) == config

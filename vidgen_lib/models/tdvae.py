@@ -1,0 +1,490 @@
+"""TD-VAE: a belief state that can jump into the future.
+
+Gregor, Papamakarios, Besse, Buesing, Weber, "Temporal Difference Variational Auto-Encoder",
+ICLR 2019. A deterministic RNN reads the frames and keeps a *belief* b_t; from it the model draws a
+latent state z_t ~ p_B(z | b_t) that describes the world now. A *jumpy* transition p_T(z_t2 | z_t1)
+moves that state any number of steps ahead at once, and a decoder p_D(x | z) draws the frame. It is
+trained on pairs of time points t1 < t2 only: a sample of the later state z_t2 ~ p_B(b_t2) is
+explained backwards by a smoothing posterior q_S(z_t1 | z_t2, b_t1, b_t2), whose KL to the earlier
+belief p_B(z | b_t1) makes the later belief teach the earlier one -- the "temporal difference" (Sec. 3,
+Eq. 6). Latents come in layers, the top layer drawn first (Appendix D).
+
+Taught in ``notebooks/06_tdvae.ipynb``. Videos are (B, C, T, H, W) in [0, 1] at the public boundary;
+inside, a sequence is flat: (B, T, x_dim), one vector per frame. The same model learns the 1-D
+noisy oscillator of Sec. 5.3 with ``Config.preset("oscillator")``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import Tensor, nn
+
+import vidgen_lib
+from vidgen_lib.checkpoints import load_checkpoint
+from vidgen_lib.datasets.digits import load_digit_sprites
+from vidgen_lib.datasets.shifting import (ShiftingDigits, fit_sinusoid, oscillator_batch, roll_frames,
+                                          shifting_digit_batch)
+from vidgen_lib.losses import bernoulli_nll, gaussian_log_prob, gaussian_nll
+from vidgen_lib.metrics import copy_last_frame
+from vidgen_lib.runtime import seed_everything
+from vidgen_lib.train import Trainer
+
+__all__ = ["Config", "TDVAE", "build", "tdvae_loss", "sample_time_pairs", "predict", "rollout", "train",
+           "load_pretrained", "evaluate", "ShiftingDigits", "roll_frames", "oscillator_batch", "fit_sinusoid"]
+
+CHECKPOINT = "tdvae"
+
+
+@dataclasses.dataclass
+class Config:
+    """Sizes, data and optimisation of a TD-VAE run (recorded in the model card)."""
+
+    data: str = "digits"  # "digits" (shifting digit, Sec. 5.2) or "oscillator" (Sec. 5.3)
+    num_frames: int = 20  # T of a training sequence
+    frame_size: int = 28  # digits only: H = W
+    pre_hidden: int = 256  # frame pre-processing MLP (xqding/TD-VAE: 784)
+    belief_size: int = 50  # LSTM belief b_t
+    z_dim: int = 8  # per latent layer
+    num_layers: int = 2  # latent layers (1 = the single-layer model of Sec. 3)
+    hidden: int = 50  # the hidden layer of every distribution's network
+    decoder_hidden: int = 200
+    max_jump: int = 4  # D: t2 - t1 ~ U{1..D} (Sec. 5.2 uses [1, 4])
+    long_jump_prob: float = 0.0  # oscillator: with this probability ...
+    long_max_jump: int = 0  # ... t2 - t1 ~ U{1..long_max_jump} instead (Sec. 5.3: 0.2 and 120)
+    jump_input: bool = True  # feed dt = t2 - t1 to q_S and p_T (Sec. 5.3 does; then rollouts pick the jump)
+    likelihood: str = "bernoulli"  # p_D: "bernoulli" (binary frames) or "gaussian" (fixed obs_std)
+    obs_std: float = 0.1
+    omega_range: tuple[float, float] = (0.2, 0.4)  # oscillator: angular frequency per step, drawn per sequence
+    batch_size: int = 64
+    lr: float = 1e-3
+    grad_clip: float = 10.0
+    eval_rollouts: int = 1000  # N test rollouts for the metrics in the model card
+    steps: int = 12_000
+
+    def __post_init__(self) -> None:
+        self.omega_range = tuple(self.omega_range)  # a list when read back from a model card
+
+    @classmethod
+    def preset(cls, name: str) -> "Config":
+        """``tutorial``: CPU, ~20 min on one thread; ``full``: xqding/TD-VAE's sizes; ``oscillator``: seconds."""
+        if name == "tutorial":
+            return cls()
+        if name == "full":
+            return cls(pre_hidden=784, batch_size=512, lr=5e-4, steps=200_000)
+        if name == "oscillator":
+            return cls(data="oscillator", num_frames=40, pre_hidden=64, belief_size=64, z_dim=2, hidden=32,
+                       decoder_hidden=32, max_jump=5, long_jump_prob=0.2, long_max_jump=20,
+                       likelihood="gaussian", obs_std=0.1, omega_range=(0.25, 0.35), batch_size=64, lr=1e-2,
+                       steps=400)
+        raise ValueError(f"Unknown preset {name!r}: use 'tutorial', 'full' or 'oscillator'.")
+
+    @property
+    def x_dim(self) -> int:
+        """Size of one observation: a flattened frame, or 1 for the oscillator."""
+        return 1 if self.data == "oscillator" else self.frame_size**2
+
+    @property
+    def latent_size(self) -> int:
+        return self.z_dim * self.num_layers
+
+
+# --- building blocks ------------------------------------------------------------------------------
+
+class GaussianHead(nn.Module):
+    """A diagonal Gaussian whose mean and log-variance are a small gated network of its input.
+
+    The gate tanh(W1 c) * sigmoid(W2 c) follows the "DBlock" of xqding/TD-VAE.
+    """
+
+    def __init__(self, in_dim: int, hidden: int, out_dim: int) -> None:
+        super().__init__()
+        self.value, self.gate = nn.Linear(in_dim, hidden), nn.Linear(in_dim, hidden)
+        self.mu, self.logvar = nn.Linear(hidden, out_dim), nn.Linear(hidden, out_dim)
+
+    def forward(self, cond: Tensor) -> tuple[Tensor, Tensor]:
+        """cond (B, in_dim) -> mean and log-variance, each (B, out_dim)."""
+        h = torch.tanh(self.value(cond)) * torch.sigmoid(self.gate(cond))
+        return self.mu(h), self.logvar(h)
+
+
+class LayeredGaussian(nn.Module):
+    """p(z | cond) over ``num_layers`` latent layers, top layer first (TD-VAE, Appendix D).
+
+    Layer l sees ``cond`` and the layers above it. z is the layers concatenated, bottom first:
+    (B, num_layers * z_dim).
+    """
+
+    def __init__(self, cond_dim: int, hidden: int, z_dim: int, num_layers: int) -> None:
+        super().__init__()
+        self.z_dim, self.num_layers = z_dim, num_layers
+        self.heads = nn.ModuleList(
+            GaussianHead(cond_dim + (num_layers - 1 - l) * z_dim, hidden, z_dim) for l in range(num_layers))
+
+    def sample(self, cond: Tensor, noise: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """A reparameterised draw z = mu + sigma * noise, layer by layer from the top.
+
+        Args:
+            cond: (B, cond_dim).
+            noise: (B, num_layers * z_dim) standard-normal draws (default: fresh ones).
+        Returns:
+            z, mu, logvar, each (B, num_layers * z_dim); mu and logvar of each layer are those
+            given the sampled layers above it.
+        """
+        noise = torch.randn(cond.shape[0], self.num_layers * self.z_dim, device=cond.device) if noise is None else noise
+        zs, mus, logvars = [None] * self.num_layers, [None] * self.num_layers, [None] * self.num_layers
+        for l in reversed(range(self.num_layers)):
+            mu, logvar = self.heads[l](torch.cat([cond, *zs[l + 1:]], dim=-1))
+            eps = noise[:, l * self.z_dim:(l + 1) * self.z_dim]
+            zs[l], mus[l], logvars[l] = mu + (0.5 * logvar).exp() * eps, mu, logvar
+        return torch.cat(zs, -1), torch.cat(mus, -1), torch.cat(logvars, -1)
+
+    def log_prob(self, z: Tensor, cond: Tensor) -> Tensor:
+        """log p(z | cond) of given z (B, num_layers * z_dim), summed over layers: (B,)."""
+        layers = list(z.split(self.z_dim, dim=-1))
+        total = z.new_zeros(z.shape[0])
+        for l in range(self.num_layers):
+            mu, logvar = self.heads[l](torch.cat([cond, *layers[l + 1:]], dim=-1))
+            total = total + gaussian_log_prob(layers[l], mu, logvar).sum(-1)
+        return total
+
+
+class TDVAE(nn.Module):
+    """Belief RNN, p_B, q_S, p_T and p_D over flat sequences (B, T, x_dim)."""
+
+    def __init__(self, config: Config) -> None:
+        super().__init__()
+        c = config
+        self.config = c
+        jump = 1 if c.jump_input else 0
+        self.preprocess = nn.Sequential(nn.Linear(c.x_dim, c.pre_hidden), nn.ReLU(),
+                                        nn.Linear(c.pre_hidden, c.pre_hidden), nn.ReLU())
+        self.belief_rnn = nn.LSTM(c.pre_hidden, c.belief_size, batch_first=True)  # b_t = f(b_{t-1}, x_t)
+        self.belief = LayeredGaussian(c.belief_size, c.hidden, c.z_dim, c.num_layers)  # p_B(z | b)
+        self.smoothing = LayeredGaussian(2 * c.belief_size + c.latent_size + jump, c.hidden, c.z_dim,
+                                         c.num_layers)  # q_S(z_t1 | z_t2, b_t1, b_t2)
+        self.transition = LayeredGaussian(c.latent_size + jump, c.hidden, c.z_dim, c.num_layers)  # p_T(z_t2 | z_t1)
+        self.decoder = nn.Sequential(nn.Linear(c.latent_size, c.decoder_hidden), nn.ReLU(),
+                                     nn.Linear(c.decoder_hidden, c.decoder_hidden), nn.ReLU(),
+                                     nn.Linear(c.decoder_hidden, c.x_dim))  # p_D(x | z)
+
+    def beliefs(self, x: Tensor) -> Tensor:
+        """Belief states b_1..b_T (B, T, belief_size) of a flat sequence x (B, T, x_dim); b_t sees x_<=t only."""
+        out, _ = self.belief_rnn(self.preprocess(x))
+        return out
+
+    def jump_code(self, dt: Tensor) -> list[Tensor]:
+        """The jump size dt (B,) as an input column, scaled by D (an empty list if jumps are not fed)."""
+        return [dt.float()[:, None] / self.config.max_jump] if self.config.jump_input else []
+
+    def decoder_nll(self, z: Tensor, x: Tensor) -> Tensor:
+        """−log p_D(x | z) summed over the observation: z (B, latent), x (B, x_dim) -> (B,)."""
+        out = self.decoder(z)
+        if self.config.likelihood == "bernoulli":
+            return bernoulli_nll(out, x).sum(-1)
+        logvar = torch.full_like(out, 2 * torch.log(torch.tensor(self.config.obs_std)).item())
+        return gaussian_nll(x, out, logvar).sum(-1)
+
+    def decode_mean(self, z: Tensor) -> Tensor:
+        """The mean of p_D(x | z): (B, latent) -> (B, x_dim) (pixel probabilities, or the 1-D value)."""
+        out = self.decoder(z)
+        return torch.sigmoid(out) if self.config.likelihood == "bernoulli" else out
+
+
+def build(config: Config) -> TDVAE:
+    """A fresh TD-VAE for ``config``."""
+    return TDVAE(config)
+
+
+def flatten_video(video: Tensor) -> Tensor:
+    """(B, C, T, H, W) -> (B, T, C*H*W): one vector per frame."""
+    return rearrange(video, "b c t h w -> b t (c h w)")
+
+
+# --- the loss -------------------------------------------------------------------------------------
+
+def sample_time_pairs(batch_size: int, num_frames: int, max_jump: int, *, long_jump_prob: float = 0.0,
+                      long_max_jump: int = 0, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """Time points (t1, t2), each (B,), 0-based: t2 − t1 ~ U{1..D}, then t1 uniform where t2 fits in T.
+
+    With probability ``long_jump_prob`` the jump is drawn from U{1..long_max_jump} instead (Sec. 5.3).
+    """
+    if not 1 <= max_jump < num_frames:
+        raise ValueError(f"max_jump must be in [1, num_frames - 1]; got {max_jump} for {num_frames} frames.")
+    dt = torch.randint(1, max_jump + 1, (batch_size,), generator=generator)
+    if long_jump_prob > 0:
+        long_dt = torch.randint(1, min(long_max_jump, num_frames - 1) + 1, (batch_size,), generator=generator)
+        dt = torch.where(torch.rand(batch_size, generator=generator) < long_jump_prob, long_dt, dt)
+    t1 = (torch.rand(batch_size, generator=generator) * (num_frames - dt)).long()  # U{0 .. T-1-dt}
+    return t1, t1 + dt
+
+
+def tdvae_loss(model: TDVAE, x: Tensor, t1: Tensor, t2: Tensor,
+               noise: tuple[Tensor, Tensor] | None = None) -> dict[str, Tensor]:
+    """The negative TD-VAE ELBO of Eq. 6, one sample per sequence, averaged over the batch.
+
+    loss = −log p_D(x_t2|z_t2) + [log q_S(z_t1|z_t2,b_t1,b_t2) − log p_B(z_t1|b_t1)]
+           + [log p_B(z_t2|b_t2) − log p_T(z_t2|z_t1)],  with z_t2 ~ p_B(·|b_t2), z_t1 ~ q_S.
+
+    Args:
+        x: (B, T, x_dim) sequences; the belief RNN runs only up to the last t2 used.
+        t1, t2: (B,) time indices with t1 < t2.
+        noise: optional standard-normal draws (for z_t2, for z_t1), each (B, latent_size).
+    Returns:
+        ``loss`` (the mean negative ELBO) and its parts ``recon_nll``, ``kl_smoothing`` (single-sample
+        KL(q_S || p_B(b_t1)), the temporal-difference term) and ``kl_transition`` (log p_B − log p_T at z_t2).
+    """
+    rows = torch.arange(x.shape[0], device=x.device)
+    beliefs = model.beliefs(x[:, :int(t2.max()) + 1])  # (B, t2_max + 1, belief_size)
+    b1, b2 = beliefs[rows, t1], beliefs[rows, t2]
+    jump = model.jump_code(t2 - t1)
+    noise_2, noise_1 = noise if noise is not None else (None, None)
+    z2, mu_b2, logvar_b2 = model.belief.sample(b2, noise_2)  # z_t2 ~ p_B(z | b_t2)
+    z1, mu_q, logvar_q = model.smoothing.sample(torch.cat([b1, b2, z2, *jump], -1), noise_1)  # z_t1 ~ q_S
+    log_q = gaussian_log_prob(z1, mu_q, logvar_q).sum(-1)
+    log_pb1 = model.belief.log_prob(z1, b1)
+    log_pt = model.transition.log_prob(z2, torch.cat([z1, *jump], -1))
+    log_pb2 = gaussian_log_prob(z2, mu_b2, logvar_b2).sum(-1)
+    recon = model.decoder_nll(z2, x[rows, t2])
+    kl_smoothing, kl_transition = log_q - log_pb1, log_pb2 - log_pt
+    loss = recon + kl_smoothing + kl_transition  # Eq. 6, negated
+    return {"loss": loss.mean(), "recon_nll": recon.mean(), "kl_smoothing": kl_smoothing.mean(),
+            "kl_transition": kl_transition.mean()}
+
+
+# --- rollouts -------------------------------------------------------------------------------------
+
+@torch.no_grad()
+def rollout(model: TDVAE, x: Tensor, jumps: list[int], *, seed: int | None = None, mean: bool = False) -> Tensor:
+    """Imagine the future in latent space from the belief after the observed sequence x (B, T, x_dim).
+
+    z ~ p_B(z | b_T), then z ← p_T(z' | z, dt) for each dt in ``jumps``; every state is decoded to its mean.
+    ``mean=True`` follows the mean of every distribution instead of sampling (one "most likely" path).
+    Returns (B, len(jumps), x_dim): entry k is the frame at time T − 1 + jumps[0] + ... + jumps[k].
+    """
+    was_training = model.training
+    model.eval()
+    if seed is not None:
+        torch.manual_seed(seed)
+    b = model.beliefs(x)[:, -1]
+    zeros = torch.zeros(x.shape[0], model.config.latent_size, device=x.device) if mean else None
+    z, _, _ = model.belief.sample(b, zeros)
+    frames = []
+    for dt in jumps:
+        dt_batch = torch.full((x.shape[0],), dt, device=x.device)
+        z, _, _ = model.transition.sample(torch.cat([z, *model.jump_code(dt_batch)], -1), zeros)
+        frames.append(model.decode_mean(z))
+    model.train(was_training)
+    return torch.stack(frames, dim=1)
+
+
+@torch.no_grad()
+def predict(model: TDVAE, context: Tensor, horizon: int, *, jump: int = 1, seed: int | None = None) -> Tensor:
+    """Jumpy rollouts of ``horizon`` frames after ``context`` (B, 1, T_ctx, H, W) in [0, 1].
+
+    Frame k (0-based) of the result is the model's frame at time T_ctx − 1 + (k + 1) * jump.
+    Returns (B, 1, horizon, H, W) in [0, 1] (pixel probabilities of p_D).
+    """
+    dev = next(model.parameters()).device
+    size = context.shape[-1]
+    flat = rollout(model, flatten_video(context.to(dev)), [jump] * horizon, seed=seed)
+    return rearrange(flat, "b t (c h w) -> b c t h w", c=1, h=size, w=size).cpu()
+
+
+# --- measuring identity and direction (Sec. 5.2: "rollouts keep the digit and its direction") ----
+
+class ShiftInvariantDigitClassifier(nn.Module):
+    """A digit classifier that cannot be fooled by a cyclic horizontal shift.
+
+    Its input is |FFT| of every row along the width, which a cyclic roll leaves unchanged, so a
+    rolled digit is the same digit for it (2-layer MLP on (28 rows x 15 frequencies)).
+    """
+
+    def __init__(self, size: int = 28) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(size * (size // 2 + 1), 256), nn.ReLU(), nn.Linear(256, 10))
+
+    def forward(self, frames: Tensor) -> Tensor:
+        """frames (N, H, W) in [0, 1] -> logits (N, 10)."""
+        spectrum = torch.fft.rfft(frames, dim=-1).abs()
+        return self.net(rearrange(spectrum, "n h f -> n (h f)"))
+
+
+def train_digit_classifier(steps: int = 600, batch_size: int = 128, seed: int = 0) -> ShiftInvariantDigitClassifier:
+    """Train the identity classifier on train sprites (grey and binarised, alternately), in a few seconds."""
+    gen = seed_everything(seed)
+    images, labels = (torch.from_numpy(a) for a in load_digit_sprites("train"))
+    clf = ShiftInvariantDigitClassifier(images.shape[-1])
+    opt = torch.optim.Adam(clf.parameters(), lr=2e-3, weight_decay=1e-4)
+    for step in range(steps):
+        k = torch.randint(len(images), (batch_size,), generator=gen)
+        x = images[k] if step % 2 == 0 else (torch.rand(images[k].shape, generator=gen) < images[k]).float()
+        loss = F.cross_entropy(clf(x), labels[k])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return clf.eval()
+
+
+def shift_between(a: Tensor, b: Tensor, max_shift: int = 5) -> Tensor:
+    """The cyclic horizontal shift s in [−max_shift, max_shift] that best maps frames a onto b.
+
+    a, b: (N, H, W). Returns (N,) integers: argmax_s sum(b * roll(a, s)) (cross-correlation).
+    A tie (e.g. identical frames, s = 0 wins ties) gives 0: no motion seen.
+    """
+    shifts = list(range(-max_shift, max_shift + 1))
+    scores = torch.stack([(b * torch.roll(a, s, dims=-1)).sum((-2, -1)) for s in shifts], dim=-1)
+    zero = scores[:, max_shift:max_shift + 1]
+    best = scores.argmax(-1)
+    best = torch.where(scores.max(-1).values > zero[:, 0] + 1e-6, best, torch.full_like(best, max_shift))
+    return best - max_shift
+
+
+@torch.no_grad()
+def identity_and_direction(context: Tensor, future: Tensor, labels: Tensor, directions: Tensor,
+                           classifier: nn.Module) -> dict[str, float]:
+    """How well predicted frames keep the digit's identity and direction.
+
+    Args:
+        context: (N, 1, T_ctx, H, W) observed frames; future: (N, 1, K, H, W) predicted frames.
+        labels, directions: (N,) true digit class and direction (−1 or +1).
+    Returns:
+        ``identity``: fraction of predicted frames the classifier labels as the true digit;
+        ``direction``: fraction of videos whose summed predicted displacement (last context frame,
+        then frame to frame) has the true sign (no motion counts as wrong).
+    """
+    frames = future[:, 0]  # (N, K, H, W)
+    pred = classifier(rearrange(frames, "n k h w -> (n k) h w")).argmax(-1)
+    identity = (rearrange(pred, "(n k) -> n k", n=len(frames)) == labels[:, None]).float().mean()
+    seq = torch.cat([context[:, 0, -1:], frames], dim=1)
+    moves = [shift_between(seq[:, k], seq[:, k + 1]) for k in range(seq.shape[1] - 1)]
+    total = torch.stack(moves, -1).sum(-1)
+    direction = (torch.sign(total) == directions).float().mean()
+    return {"identity": float(identity), "direction": float(direction)}
+
+
+def test_videos(n: int, num_frames: int = 20) -> dict[str, Tensor]:
+    """n test-split shifting-digit videos (test sprites): ``video`` (n, 1, T, 28, 28), ``label``, ``direction``."""
+    data = ShiftingDigits("test", num_videos=n, num_frames=num_frames)
+    items = [data[i] for i in range(n)]
+    return {"video": torch.stack([it["video"] for it in items]),
+            "label": torch.tensor([it["label"] for it in items]),
+            "direction": torch.tensor([it["direction"] for it in items])}
+
+
+def evaluate(model: TDVAE, n: int = 1000, *, context_frames: int = 10, horizon: int = 10,
+             classifier: nn.Module | None = None, seed: int = 0) -> dict[str, float]:
+    """Identity agreement and direction accuracy of jumpy rollouts vs copy-last-frame, on n test videos.
+
+    Rollouts of ``horizon`` frames follow ``context_frames`` observed ones, with jumps of 1 and of 2.
+    ``classifier_on_truth`` is the classifier's accuracy on the true future frames (the ceiling).
+    """
+    classifier = classifier or train_digit_classifier()
+    data = test_videos(n, context_frames + 2 * horizon)
+    video, labels, dirs = data["video"], data["label"], data["direction"]
+    context, truth = video[:, :, :context_frames], video[:, :, context_frames:context_frames + horizon]
+    out = {}
+    for name, future in [("tdvae", predict(model, context, horizon, jump=1, seed=seed)),
+                         ("tdvae_jump2", predict(model, context, horizon, jump=2, seed=seed)),
+                         ("copy_last", copy_last_frame(context, horizon)),
+                         ("truth", truth)]:
+        scores = identity_and_direction(context, future, labels, dirs, classifier)
+        out[f"identity_{name}"], out[f"direction_{name}"] = scores["identity"], scores["direction"]
+    return {k: round(v, 4) for k, v in out.items()}
+
+
+# --- training, the shipped checkpoint ------------------------------------------------------------
+
+def training_batches(config: Config, generator: torch.Generator):
+    """An endless stream of training sequences (B, T, x_dim) for ``config.data``."""
+    if config.data == "oscillator":
+        while True:
+            yield oscillator_batch(config.batch_size, config.num_frames, generator=generator,
+                                   omega_range=config.omega_range)["x"]
+    sprites = torch.from_numpy(load_digit_sprites("train")[0])
+    while True:
+        yield flatten_video(shifting_digit_batch(sprites, config.batch_size, config.num_frames, generator))
+
+
+def training_step(model: TDVAE, trainer: Trainer, x: Tensor) -> dict[str, float]:
+    """One Adam step on the negative ELBO (Eq. 6) with fresh (t1, t2) per sequence."""
+    c = model.config
+    t1, t2 = sample_time_pairs(x.shape[0], x.shape[1], c.max_jump, long_jump_prob=c.long_jump_prob,
+                               long_max_jump=c.long_max_jump)
+    terms = tdvae_loss(model, x, t1.to(x.device), t2.to(x.device))
+    trainer.update("model", terms["loss"])
+    return {k: float(v.detach()) for k, v in terms.items()}
+
+
+def train(config: Config, steps: int | None = None, *, run_dir: str | Path | None = None, seed: int = 0,
+          progress: bool = True, evaluate_after: bool = True) -> tuple[TDVAE, dict[str, float]]:
+    """Train a TD-VAE; returns the model (eval mode) and metrics (final losses, and for digits the
+    identity/direction scores of ``config.eval_rollouts`` test rollouts vs copy-last-frame)."""
+    steps = config.steps if steps is None else steps
+    gen = seed_everything(seed)
+    model = build(config)
+    optimizers = {"model": torch.optim.Adam(model.parameters(), lr=config.lr)}
+    trainer = Trainer({"model": model}, optimizers, grad_clip=config.grad_clip, run_dir=run_dir,
+                      checkpoint_every=500 if run_dir else 0, log_every=50, seed=seed, progress=progress)
+    history = trainer.fit(lambda tr, x: training_step(model, tr, x), training_batches(config, gen), steps)
+    metrics = {f"final_{k}": round(v, 4) for k, v in history[-1].items() if k != "step"}
+    metrics["train_wall_time_s"] = round(trainer.wall_time_s, 1)  # summed over resumed runs
+    if evaluate_after and config.data == "digits" and config.eval_rollouts > 0:
+        metrics.update(evaluate(model.cpu(), config.eval_rollouts))
+        metrics["eval_rollouts"] = config.eval_rollouts
+    return model, metrics
+
+
+def load_pretrained(device: torch.device | str | None = None, path: str | Path | None = None) -> TDVAE:
+    """The shipped checkpoint ``data/checkpoints/tdvae.pt``, checked against its card, in eval mode."""
+    path = Path(path) if path is not None else vidgen_lib.CHECKPOINT_DIR / f"{CHECKPOINT}.pt"
+    if not path.exists():
+        raise FileNotFoundError(f"No TD-VAE checkpoint at {path.name}: train it with "
+                                "`python -m vidgen_lib train tdvae` (about 20 minutes on one CPU thread).")
+    state, card = load_checkpoint(path, map_location="cpu")
+    model = build(Config(**card["config"]))
+    model.load_state_dict(state)
+    return model.to(device or vidgen_lib.device()).eval()
+
+
+# --- the noisy oscillator (Sec. 5.3) --------------------------------------------------------------
+
+@torch.no_grad()
+def oscillator_rollouts(model: TDVAE, n: int = 200, *, context: int = 40, first_jump: int = 20,
+                        unit_steps: int = 30, seed: int = 0, data_seed: int = 1,
+                        mean: bool = False) -> dict[str, Tensor]:
+    """Observe ``context`` steps, jump ``first_jump`` ahead in one go, then take ``unit_steps`` steps of 1.
+
+    ``data_seed`` picks the sequences, ``seed`` the rollout's random draws.
+    Returns ``observed`` (n, context), ``truth`` (n, T) the clean signal over the whole span,
+    ``times`` (unit_steps + 1,) and ``rollout`` (n, unit_steps + 1) the imagined values at those times,
+    and the true ``omega`` and ``amplitude`` (n,).
+    """
+    total = context + first_jump + unit_steps
+    data = oscillator_batch(n, total, generator=torch.Generator().manual_seed(data_seed),
+                            omega_range=model.config.omega_range)
+    jumps = [first_jump] + [1] * unit_steps
+    rollout_x = rollout(model, data["x"][:, :context], jumps, seed=seed, mean=mean)[..., 0]
+    times = context - 1 + first_jump + torch.arange(unit_steps + 1)
+    return {"observed": data["x"][:, :context, 0], "truth": data["clean"][..., 0], "times": times,
+            "rollout": rollout_x, "omega": data["omega"], "amplitude": data["amplitude"]}
+
+
+def oscillator_scores(result: dict[str, Tensor]) -> dict[str, float]:
+    """How well rollouts match the truth: RMSE against the clean signal, and the fitted frequency and amplitude.
+
+    Baselines, measured the same way: predicting 0 (the signal's mean), repeating the last observation,
+    and, for frequency and amplitude, guessing the middle of the data's ranges (omega 0.3, amplitude 0.75).
+    """
+    truth = result["truth"][:, result["times"]]
+    last = result["observed"][:, -1:].expand_as(truth)
+    omega, amplitude = fit_sinusoid(result["rollout"])  # needs a rollout over at least one period
+    rmse = lambda pred: float(((pred - truth) ** 2).mean().sqrt())
+    return {"rmse": rmse(result["rollout"]), "rmse_zero": rmse(torch.zeros_like(truth)), "rmse_last": rmse(last),
+            "omega_error": float((omega - result["omega"]).abs().mean()),
+            "amplitude_error": float((amplitude - result["amplitude"]).abs().mean()),
+            "omega_error_guess": float((0.3 - result["omega"]).abs().mean()),
+            "amplitude_error_guess": float((0.75 - result["amplitude"]).abs().mean())}
