@@ -116,3 +116,19 @@ def _frame_vae_step() -> tuple[str, float]:
         optimizer.step()
 
     return "1 step, 32 frames 32²", time_call(step)
+
+
+@benchmark("train/dvg")
+def _dvg_step() -> tuple[str, float]:
+    """One teacher-forced DVG step (encode, three LSTMs, decode, MSE + beta KL) at the tutorial config."""
+    from vidgen_lib.models import dvg
+
+    config = dvg.Config.preset("tutorial")
+    model = dvg.build(config)
+    trainer = dvg.make_trainer(model, progress=False)
+    batch = {"video": torch.rand(config.batch_size, config.channels, config.num_frames, config.frame_size,
+                                 config.frame_size, device=trainer.device),
+             "actions": torch.randint(config.num_actions, (config.batch_size, config.num_frames - 1),
+                                      device=trainer.device)}
+    seconds = time_call(lambda: dvg.training_step(model, trainer, batch))
+    return f"1 step, {config.batch_size} videos {config.num_frames}x{config.frame_size}²", seconds

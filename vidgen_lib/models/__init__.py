@@ -22,6 +22,7 @@ _REGISTRY: dict[str, str | ModuleType] = {
     "vgan": "vidgen_lib.models.vgan",
     "mocogan": "vidgen_lib.models.mocogan",
     "tdvae": "vidgen_lib.models.tdvae",
+    "dvg": "vidgen_lib.models.dvg",
 }
 
 REQUIRED = ("Config", "build", "train", "load_pretrained")
