@@ -11,6 +11,9 @@ from torch import nn
 from vidgen_lib import models
 from vidgen_lib.train import Trainer
 
+# The unit tests train tiny models: one thread avoids thread hand-offs that cost more than the maths.
+torch.set_num_threads(1)
+
 
 @dataclasses.dataclass
 class TinyConfig:
