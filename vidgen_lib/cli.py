@@ -57,15 +57,19 @@ def doctor() -> int:
 
 def train(name: str, profile: str | None, steps: int | None, out: Path, seed: int, argv: list[str]) -> int:
     """Train model ``name`` with its preset and write ``out/<name>.pt`` plus its model card."""
-    from vidgen_lib.checkpoints import save_checkpoint
+    from vidgen_lib.checkpoints import safe_torch_load, save_checkpoint
 
     module = models.get(name)
     config = module.Config.preset(profile or vidgen_lib.profile())
     steps = steps if steps is not None else config.steps
+    run_dir = Path("runs") / name  # resumable training state, outside data/
     start = time.perf_counter()
-    model, metrics = module.train(config, steps, run_dir=out / "runs" / name, seed=seed)
-    wall = time.perf_counter() - start
-    command = "python -m vidgen_lib " + shlex.join(argv)
+    model, metrics = module.train(config, steps, run_dir=run_dir, seed=seed)
+    wall = metrics.pop("train_wall_time_s", time.perf_counter() - start)
+    if (run_dir / "train_state.pt").exists():  # a resumed run: the training time summed over its runs
+        wall = float(safe_torch_load(run_dir / "train_state.pt")["wall_time_s"])
+    threads = os.environ.get("OMP_NUM_THREADS")
+    command = (f"OMP_NUM_THREADS={threads} " if threads else "") + "python -m vidgen_lib " + shlex.join(argv)
     card = save_checkpoint(model.state_dict(), out / f"{name}.pt", config=config, command=command,
                            steps=steps, wall_time_s=wall, metrics=metrics)
     print(f"wrote {out / (name + '.pt')} ({steps} steps, {wall:.0f} s); metrics: {card['metrics']}")

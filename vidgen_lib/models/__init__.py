@@ -5,7 +5,8 @@ Each module ``vidgen_lib.models.<name>`` exposes:
 - ``Config``: a dataclass with ``Config.preset("tutorial" | "full")`` and a default ``steps``;
 - the model class (an ``nn.Module`` built from a ``Config``) and ``build(config) -> nn.Module``;
 - ``train(config, steps, *, run_dir, seed=0, progress=True) -> (model, metrics)``: the project's own
-  training recipe, used by ``python -m vidgen_lib train NAME``;
+  training recipe, used by ``python -m vidgen_lib train NAME`` (the card's wall time is the training
+  time summed over resumed runs, read from ``runs/NAME/train_state.pt``);
 - ``load_pretrained(device=None)``: the shipped checkpoint in ``data/checkpoints/<name>.pt``;
 - generators: ``sample(model, n, *, seed=None, **condition) -> (n, C, T, H, W)`` in [0, 1];
   predictors: ``predict(model, context, horizon, **condition) -> (B, C, horizon, H, W)``.
@@ -19,8 +20,6 @@ from types import ModuleType
 
 #: name -> importable module path. Chapters add their model here.
 _REGISTRY: dict[str, str | ModuleType] = {
-    "vgan": "vidgen_lib.models.vgan",
-    "mocogan": "vidgen_lib.models.mocogan",
     "tdvae": "vidgen_lib.models.tdvae",
     "dvg": "vidgen_lib.models.dvg",
 }
