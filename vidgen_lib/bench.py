@@ -57,6 +57,19 @@ for _name in ("moving_digits", "bouncing_balls", "moving_shapes", "action_shapes
     benchmark(f"data/{_name}")(lambda n=_name: _dataset_benchmark(n))
 
 
+@benchmark("train/vgan")
+def _vgan_step() -> tuple[str, float]:
+    """One VGAN iteration (D step, then G step on the same fakes) at the tutorial config."""
+    from vidgen_lib.models import vgan
+
+    config = vgan.Config.preset("tutorial")
+    trainer = vgan.make_trainer(vgan.build(config), progress=False)
+    real = torch.rand(config.batch_size, config.channels, config.num_frames, config.frame_size,
+                      config.frame_size, device=trainer.device)
+    seconds = time_call(lambda: vgan.training_step(trainer, {"video": real}))
+    return f"1 step, {config.batch_size} videos {config.num_frames}x{config.frame_size}²", seconds
+
+
 def run(names: list[str] | None = None) -> list[dict]:
     """Run the benchmarks (all, or those whose name starts with one of ``names``) and print a table."""
     torch.manual_seed(0)

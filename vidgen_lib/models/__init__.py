@@ -20,6 +20,8 @@ from types import ModuleType
 
 #: name -> importable module path. Chapters add their model here.
 _REGISTRY: dict[str, str | ModuleType] = {
+    "vgan": "vidgen_lib.models.vgan",
+    "vgan_one_stream": "vidgen_lib.models.vgan_one_stream",
     "tdvae": "vidgen_lib.models.tdvae",
     "dvg": "vidgen_lib.models.dvg",
 }

@@ -1,0 +1,221 @@
+"""VGAN (vidgen_lib.models.vgan): shapes, the two-stream composition, the mask prior, training, loading."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import vidgen_lib
+from vidgen_lib import models
+from vidgen_lib.checkpoints import save_checkpoint
+from vidgen_lib.models import vgan
+
+TINY = dict(generator_widths=(8, 8, 4), discriminator_widths=(4, 8, 8), batch_size=4, eval_videos=8)
+TINY_FULL = dict(num_frames=32, frame_size=64, generator_widths=(8, 8, 4, 4),
+                 discriminator_widths=(4, 4, 8, 8), batch_size=2)
+
+
+def tiny(**changes) -> vgan.Config:
+    return vgan.Config(**{**TINY, **changes})
+
+
+def tiny_trainer(config: vgan.Config, seed: int = 0):
+    torch.manual_seed(seed)
+    model = vgan.build(config)
+    return model, vgan.make_trainer(model, progress=False, device=torch.device("cpu"), log_every=1)
+
+
+def real_batch(config: vgan.Config, n: int) -> dict[str, torch.Tensor]:
+    """``n`` clips of a bright square sliding diagonally on black: a fixed, known "real" batch."""
+    video = torch.zeros(n, 1, config.num_frames, config.frame_size, config.frame_size)
+    for i in range(n):
+        for t in range(config.num_frames):
+            y = x = (t + 3 * i) % (config.frame_size - 8)
+            video[i, 0, t, y:y + 8, x:x + 8] = 1.0
+    return {"video": video}
+
+
+@pytest.mark.parametrize("sizes", [TINY, TINY_FULL], ids=["tutorial-shape", "full-shape"])
+@pytest.mark.parametrize("two_stream", [True, False])
+def test_generator_and_discriminator_shapes_and_ranges(sizes, two_stream):
+    config = vgan.Config(**{**sizes, "two_stream": two_stream})
+    model = vgan.build(config)
+    z = torch.randn(3, config.z_dim)
+    out = model.generator.generate(z)
+    T, S = config.num_frames, config.frame_size
+    assert out.video.shape == (3, 1, T, S, S)
+    assert 0 <= out.video.min() and out.video.max() <= 1
+    assert model.discriminator(out.video).shape == (3,)
+    if two_stream:
+        assert out.mask.shape == (3, 1, T, S, S) and out.background.shape == (3, 1, S, S)
+        assert 0 <= out.mask.min() and out.mask.max() <= 1
+
+
+def test_presets_have_the_papers_geometry():
+    tutorial, full = vgan.Config.preset("tutorial"), vgan.Config.preset("full")
+    assert (tutorial.num_frames, tutorial.frame_size, tutorial.two_stream) == (16, 32, True)
+    assert (full.num_frames, full.frame_size, full.generator_widths) == (32, 64, (512, 256, 128, 64))
+    assert (tutorial.lr, tutorial.beta1, tutorial.mask_weight) == (2e-4, 0.5, 0.1)
+    with pytest.raises(ValueError, match="one width per doubling"):
+        vgan.Config(frame_size=64)  # 3 generator layers cannot reach 64x64
+    with pytest.raises(ValueError, match="preset"):
+        vgan.Config.preset("huge")
+
+
+def test_composition_is_exactly_mask_times_foreground_plus_rest_times_background():
+    model = vgan.build(tiny())
+    out = model.generator.generate(torch.randn(2, 100))
+    still = out.background[:, :, None]  # (B, C, 1, H, W) broadcast over time
+    assert torch.equal(out.video, out.mask * out.foreground + (1 - out.mask) * still)
+    assert torch.equal(vgan.compose(out.foreground, out.mask, out.background), out.video)
+
+
+def test_background_is_constant_over_time_and_foreground_moves():
+    model = vgan.build(tiny())
+    with torch.no_grad():  # switch the mask off: the clip must then be the still background
+        head = model.generator.mask[0]
+        head.weight.zero_()
+        head.bias.fill_(-30.0)
+    out = model.generator.generate(torch.randn(2, 100))
+    assert torch.allclose(out.video, out.video[:, :, :1].expand_as(out.video), atol=1e-6)
+    assert not torch.allclose(out.foreground, out.foreground[:, :, :1].expand_as(out.foreground))
+
+
+def test_one_stream_has_no_mask_and_no_background():
+    model = vgan.build(tiny(two_stream=False))
+    out = model.generator.generate(torch.randn(2, 100))
+    assert out.mask is None and out.background is None and torch.equal(out.video, out.foreground)
+    assert not any(k.startswith(("generator.mask", "generator.background")) for k in model.state_dict())
+    two = vgan.build(tiny())
+    assert sum(p.numel() for p in model.parameters()) < sum(p.numel() for p in two.parameters())
+    one_stream = models.get("vgan_one_stream")
+    assert one_stream.Config.preset("tutorial").two_stream is False
+
+
+def test_mask_penalty_is_lambda_times_mean_absolute_mask():
+    mask = torch.rand(2, 1, 4, 8, 8)
+    assert math.isclose(vgan.mask_penalty(mask).item(), 0.1 * mask.abs().mean().item(), rel_tol=1e-6)
+    assert vgan.mask_penalty(torch.ones(1, 1, 2, 2, 2), weight=0.5).item() == 0.5
+
+
+def test_mask_penalty_shrinks_the_mask_during_training():
+    """The prior enters the generator's loss: a large λ drives the mask towards 0, λ = 0 does not."""
+    batch = real_batch(tiny(), 4)
+    means = {}
+    for weight in (0.0, 50.0):
+        model, trainer = tiny_trainer(tiny(mask_weight=weight, lr=5e-3))
+        history = trainer.fit(vgan.training_step, iter(lambda: batch, None), 15)
+        means[weight] = history[-1]["mask_mean"]
+    assert means[50.0] < 0.7 * means[0.0]
+
+
+def test_one_step_updates_every_parameter_of_both_networks():
+    config = tiny()
+    model, trainer = tiny_trainer(config)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    values = vgan.training_step(trainer, real_batch(config, 4))
+    assert set(values) == {"d_loss", "g_loss", "mask_mean"}
+    for name, param in model.named_parameters():
+        if name.startswith("generator_ema."):
+            continue  # the running average has no gradient: it follows the generator
+        assert param.grad is not None and param.grad.abs().sum() > 0, f"no gradient reached {name}"
+        assert not torch.equal(param, before[name]), f"{name} was not updated"
+
+
+def test_the_averaged_generator_follows_the_trained_one():
+    config = tiny(ema_decay=0.9)
+    model, trainer = tiny_trainer(config)
+    assert not any(p.requires_grad for p in model.generator_ema.parameters())
+    start = {k: v.clone() for k, v in model.generator_ema.state_dict().items()}
+    vgan.training_step(trainer, real_batch(config, 4))
+    for (name, avg), new in zip(model.generator_ema.named_parameters(), model.generator.parameters()):
+        expected = 0.9 * start[name] + 0.1 * new  # one step of the moving average
+        assert torch.allclose(avg, expected, atol=1e-6), name
+
+
+def test_discriminator_learns_then_generator_fools_it_on_a_fixed_batch():
+    config = tiny(lr=1e-3)
+    batch = real_batch(config, 4)
+    model, trainer = tiny_trainer(config)
+    # Phase 1: the generator frozen (lr 0), the discriminator separates real from fake.
+    trainer.optimizers["G"].param_groups[0]["lr"] = 0.0
+    history = trainer.fit(vgan.training_step, iter(lambda: batch, None), 20)
+    first, last = history[0]["d_loss"], history[-1]["d_loss"]
+    assert math.isclose(first, math.log(4), abs_tol=0.15)  # D starts near chance: log 4
+    assert last < 0.25 * first
+    # Phase 2: the discriminator frozen, the generator lowers its loss against it.
+    trainer.optimizers["G"].param_groups[0]["lr"] = 1e-3
+    trainer.optimizers["D"].param_groups[0]["lr"] = 0.0
+    history = trainer.fit(vgan.training_step, iter(lambda: batch, None), 40)
+    fooled_before, fooled_after = history[19]["g_loss"], history[-1]["g_loss"]
+    assert fooled_before > 1.0 and fooled_after < 0.5 * fooled_before
+
+
+def test_sample_is_repeatable_and_in_range():
+    model = vgan.build(tiny())
+    a, b = vgan.sample(model, 3, seed=7), vgan.sample(model, 3, seed=7)
+    assert a.shape == (3, 1, 16, 32, 32) and torch.equal(a, b)
+    assert 0 <= a.min() and a.max() <= 1 and model.training  # sampling restores the mode
+    parts = vgan.generate_parts(model, vgan.latents(model, 3, seed=7))
+    assert torch.equal(parts.video, a)
+
+
+def test_load_pretrained_missing_file_says_how_to_train(tmp_path, monkeypatch):
+    monkeypatch.setattr(vidgen_lib, "CHECKPOINT_DIR", tmp_path)
+    with pytest.raises(FileNotFoundError, match="python -m vidgen_lib train vgan"):
+        vgan.load_pretrained()
+
+
+def test_load_pretrained_round_trip_with_the_cards_config(tmp_path, monkeypatch):
+    monkeypatch.setattr(vidgen_lib, "CHECKPOINT_DIR", tmp_path)
+    config = tiny(two_stream=False)
+    model = vgan.build(config)
+    save_checkpoint(model.state_dict(), tmp_path / "vgan_one_stream.pt", config=config,
+                    command="test", steps=0, wall_time_s=0.0)
+    loaded = models.get("vgan_one_stream").load_pretrained("cpu")
+    assert loaded.config == config and not loaded.training
+    assert torch.equal(vgan.sample(loaded, 2, seed=0), vgan.sample(model.eval(), 2, seed=0))
+
+
+def test_shipped_checkpoint_loads_and_samples():
+    path = vidgen_lib.CHECKPOINT_DIR / "vgan.pt"
+    if not path.exists():
+        pytest.skip("no shipped vgan checkpoint yet")
+    model = vgan.load_pretrained("cpu")
+    videos = vgan.sample(model, 2, seed=0)
+    assert videos.shape == (2, 1, 16, 32, 32) and 0 <= videos.min() and videos.max() <= 1
+
+
+# --- the exercise checks of notebook 02 -------------------------------------------------------------
+
+def _stub(*args):
+    raise NotImplementedError("Exercise 2.N: ...")
+
+
+def test_exercise_checks_pass_on_solutions_and_name_typical_mistakes(capsys):
+    from vidgen_lib.exercises import EXERCISES, ExerciseError
+    from vidgen_lib.exercises import ch02_vgan as ex
+    from vidgen_lib.losses import discriminator_loss
+
+    assert {"2.1", "2.2", "2.3", "2.4"} <= set(EXERCISES)
+    solutions = {
+        ex.check_compose: vgan.compose,
+        ex.check_transposed_size: lambda n, k, s, p: (n - 1) * s - 2 * p + k,
+        ex.check_mask_penalty: vgan.mask_penalty,
+        ex.check_discriminator_step: lambda D, real, fake: discriminator_loss(D(real), D(fake.detach())),
+    }
+    mistakes = {
+        ex.check_compose: (lambda f, m, b: (1 - m) * f + m * b[:, :, None], "swapped"),
+        ex.check_transposed_size: (lambda n, k, s, p: (n + 2 * p - k) // s + 1, "ordinary"),
+        ex.check_mask_penalty: (lambda m, w: w * m.abs().sum(), "summed"),
+        ex.check_discriminator_step: (lambda D, real, fake: discriminator_loss(D(real), D(fake)), "detach"),
+    }
+    for check, solution in solutions.items():
+        check(solution)
+        assert capsys.readouterr().out.startswith("✓ Exercise 2.")
+        with pytest.raises(ExerciseError, match="not implemented yet"):
+            check(_stub)
+        wrong, message = mistakes[check]
+        with pytest.raises(ExerciseError, match=message):
+            check(wrong)

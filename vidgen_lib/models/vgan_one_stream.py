@@ -1,0 +1,34 @@
+"""VGAN's one-stream ablation, under its own name so it is trained and shipped beside ``vgan``.
+
+Vondrick, Pirsiavash, Torralba, "Generating Videos with Scene Dynamics", NIPS 2016, Sec. 3.2 and
+4.2: the same generator without the mask and the background stream, so the 3-D stream draws every
+pixel of every frame. Everything else (discriminator, optimiser, data, budget) is ``vgan``'s.
+``python -m vidgen_lib train vgan_one_stream`` writes ``data/checkpoints/vgan_one_stream.pt``.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from vidgen_lib.models import vgan
+from vidgen_lib.models.vgan import (VGAN, VGANDiscriminator, VGANGenerator, build, generate_parts,
+                                    sample, train)
+
+NAME = "vgan_one_stream"
+
+
+@dataclasses.dataclass
+class Config(vgan.Config):
+    """``vgan.Config`` with ``two_stream=False``; the same presets otherwise."""
+
+    two_stream: bool = False
+
+
+def load_pretrained(device: torch.device | str | None = None) -> VGAN:
+    """The shipped one-stream checkpoint ``data/checkpoints/vgan_one_stream.pt``, in eval mode."""
+    return vgan.load_pretrained(device, name=NAME)
+
+
+__all__ = ["Config", "VGAN", "VGANGenerator", "VGANDiscriminator", "build", "train", "sample",
+           "generate_parts", "load_pretrained"]
