@@ -70,6 +70,15 @@ def as_float(exercise_id: str, value: Any, what: str) -> float:
         raise ExerciseError(f"Exercise {exercise_id}: {what} should be a number, got {type(value).__name__}.") from None
 
 
+def as_tensor(exercise_id: str, value: Any, shape: tuple[int, ...], what: str) -> torch.Tensor:
+    """A learner's result as a tensor of the expected shape, or an ExerciseError naming the problem."""
+    if not isinstance(value, torch.Tensor):
+        raise ExerciseError(f"Exercise {exercise_id}: return a torch.Tensor ({what}), got {type(value).__name__}.")
+    if tuple(value.shape) != shape:
+        raise ExerciseError(f"Exercise {exercise_id}: {what} should have shape {shape}, got {tuple(value.shape)}.")
+    return value
+
+
 def passed(exercise_id: str, what: str) -> None:
     """Print the success line of a check."""
     print(f"✓ Exercise {exercise_id} passed: {what}")

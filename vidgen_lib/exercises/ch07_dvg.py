@@ -7,23 +7,14 @@ library's own functions in ``vidgen_lib.models.dvg``.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from vidgen_lib.exercises import ExerciseError, as_float, call, passed, register
+from vidgen_lib.exercises import ExerciseError, as_float, as_tensor, call, passed, register
 from vidgen_lib.models import dvg
-
-
-def _tensor(exercise: str, value: Any, shape: tuple[int, ...], what: str) -> Tensor:
-    """The learner's result as a tensor of the expected shape, or an ExerciseError naming the problem."""
-    if not isinstance(value, Tensor):
-        raise ExerciseError(f"Exercise {exercise}: return a torch.Tensor ({what}), got {type(value).__name__}.")
-    if tuple(value.shape) != shape:
-        raise ExerciseError(f"Exercise {exercise}: {what} should have shape {shape}, got {tuple(value.shape)}.")
-    return value
 
 
 @register("7.1")
@@ -31,7 +22,7 @@ def check_dvg_gaussian_kl(gaussian_kl: Callable[[Tensor, Tensor, Tensor, Tensor]
     """7.1: ``gaussian_kl(mu_q, logvar_q, mu_p, logvar_p)``, all (B, D) -> KL(q || p) per row, (B,)."""
     g = torch.Generator().manual_seed(71)
     mu_q, logvar_q, mu_p, logvar_p = torch.randn(4, 6, 3, generator=g, dtype=torch.float64).unbind(0)
-    got = _tensor("7.1", call("7.1", gaussian_kl, mu_q, logvar_q, mu_p, logvar_p), (6,),
+    got = as_tensor("7.1", call("7.1", gaussian_kl, mu_q, logvar_q, mu_p, logvar_p), (6,),
                   "one KL per row, summed over the latent dimensions")
     want = dvg.gaussian_kl(mu_q, logvar_q, mu_p, logvar_p)
     if torch.allclose(got.double(), want, rtol=1e-4, atol=1e-6):
@@ -61,7 +52,7 @@ def check_dvg_sample_z(sample_z: Callable[[Tensor, Tensor, Tensor], Tensor]) -> 
     mu = torch.randn(5, 4, generator=g).requires_grad_(True)
     logvar = torch.randn(5, 4, generator=g).requires_grad_(True)
     eps = torch.randn(5, 4, generator=g)
-    got = _tensor("7.2", call("7.2", sample_z, mu, logvar, eps), (5, 4), "z, one sample per row")
+    got = as_tensor("7.2", call("7.2", sample_z, mu, logvar, eps), (5, 4), "z, one sample per row")
     want = mu + torch.exp(0.5 * logvar) * eps
     if not torch.allclose(got, want, atol=1e-5):
         if torch.allclose(got, mu + torch.exp(logvar) * eps, atol=1e-5):
@@ -112,7 +103,7 @@ def check_dvg_predictor_input(predictor_input: Callable[[Tensor, Tensor, Tensor,
     g = torch.Generator().manual_seed(74)
     h, z = torch.randn(3, 6, generator=g), torch.randn(3, 2, generator=g)
     action = torch.tensor([0, 4, 2])
-    got = _tensor("7.3", call("7.3", predictor_input, h, z, action, 5), (3, 13),
+    got = as_tensor("7.3", call("7.3", predictor_input, h, z, action, 5), (3, 13),
                   "the predictor's input [h_{t-1}, z_t, one_hot(a_t)]")
     want = torch.cat([h, z, F.one_hot(action, 5).float()], dim=-1)
     if torch.allclose(got.float(), want):

@@ -40,6 +40,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 import vidgen_lib
+from vidgen_lib import losses
 from vidgen_lib.checkpoints import load_checkpoint
 from vidgen_lib.datasets import ACTIONS, ActionShapes
 from vidgen_lib.datasets.shapes import RGB
@@ -101,7 +102,7 @@ def gaussian_kl(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor, logvar_p: Tensor) 
 
     Args: all (..., D). Returns: (...).
     """
-    return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p) ** 2) / logvar_p.exp() - 1).sum(-1)
+    return losses.gaussian_kl(mu_q, logvar_q, mu_p, logvar_p).sum(-1)
 
 
 def reparameterize(mu: Tensor, logvar: Tensor, generator: torch.Generator | None = None) -> Tensor:
