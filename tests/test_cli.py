@@ -18,7 +18,8 @@ def test_doctor_reports_versions_device_and_data():
     assert "MISSING" not in result.stdout and "PROBLEM" not in result.stdout
 
 
-def test_train_writes_a_checkpoint_and_card_that_sample_uses(tiny_model_module, tmp_path, capsys):
+def test_train_writes_a_checkpoint_and_card_that_sample_uses(tiny_model_module, tmp_path, monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # else the command records it
     assert cli.main(["train", "tiny", "--steps", "4", "--out", str(tmp_path)]) == 0
     card = json.loads((tmp_path / "tiny.json").read_text())
     assert card["command"] == f"python -m vidgen_lib train tiny --steps 4 --out {tmp_path}"

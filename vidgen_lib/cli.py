@@ -62,7 +62,7 @@ def train(name: str, profile: str | None, steps: int | None, out: Path, seed: in
     module = models.get(name)
     config = module.Config.preset(profile or vidgen_lib.profile())
     steps = steps if steps is not None else config.steps
-    run_dir = Path("runs") / name  # resumable training state, outside data/
+    run_dir = out / "runs" / name  # resumable training state (ignored by git)
     start = time.perf_counter()
     model, metrics = module.train(config, steps, run_dir=run_dir, seed=seed)
     wall = metrics.pop("train_wall_time_s", time.perf_counter() - start)

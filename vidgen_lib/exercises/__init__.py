@@ -84,14 +84,7 @@ def passed(exercise_id: str, what: str) -> None:
     print(f"✓ Exercise {exercise_id} passed: {what}")
 
 
-def __getattr__(name: str) -> Check:
-    """``from vidgen_lib.exercises import check_x`` finds the check in whichever chapter module defines it.
-
-    Chapter modules are imported on first use (PEP 562), so a chapter adds checks without editing this file.
-    """
-    if name.startswith("check_"):
-        load_all()
-        for check in EXERCISES.values():
-            if check.__name__ == name:
-                return check
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Every chapter's checks, importable from here: ``from vidgen_lib.exercises import check_x``.
+# (Chapter modules import the helpers above from this package, so this comes last.)
+load_all()
+globals().update({check.__name__: check for check in EXERCISES.values()})

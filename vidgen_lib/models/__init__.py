@@ -6,7 +6,7 @@ Each module ``vidgen_lib.models.<name>`` exposes:
 - the model class (an ``nn.Module`` built from a ``Config``) and ``build(config) -> nn.Module``;
 - ``train(config, steps, *, run_dir, seed=0, progress=True) -> (model, metrics)``: the project's own
   training recipe, used by ``python -m vidgen_lib train NAME`` (the card's wall time is the training
-  time summed over resumed runs, read from ``runs/NAME/train_state.pt``);
+  time summed over resumed runs, read from ``OUT/runs/NAME/train_state.pt``);
 - ``load_pretrained(device=None)``: the shipped checkpoint in ``data/checkpoints/<name>.pt``;
 - generators: ``sample(model, n, *, seed=None, **condition) -> (n, C, T, H, W)`` in [0, 1];
   predictors: ``predict(model, context, horizon, **condition) -> (B, C, horizon, H, W)``.
