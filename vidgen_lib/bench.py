@@ -57,6 +57,21 @@ for _name in ("moving_digits", "bouncing_balls", "moving_shapes", "action_shapes
     benchmark(f"data/{_name}")(lambda n=_name: _dataset_benchmark(n))
 
 
+@benchmark("train/mocogan")
+def _mocogan_step() -> tuple[str, float]:
+    """One MoCoGAN iteration (D_I, D_V, then G) at the tutorial config."""
+    from vidgen_lib.models import mocogan
+    from vidgen_lib.train import Trainer
+
+    config = mocogan.Config.preset("tutorial")
+    model = mocogan.build(config)
+    trainer = Trainer({"model": model}, mocogan.make_optimizers(model, config), progress=False)
+    real = torch.rand(config.batch_size, config.channels, config.num_frames, config.frame_size,
+                      config.frame_size, device=trainer.device)
+    seconds = time_call(lambda: mocogan.training_step(model, trainer, real))
+    return f"1 step, {config.batch_size} videos {config.num_frames}x{config.frame_size}²", seconds
+
+
 @benchmark("train/vgan")
 def _vgan_step() -> tuple[str, float]:
     """One VGAN iteration (D step, then G step on the same fakes) at the tutorial config."""

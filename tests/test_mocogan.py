@@ -1,0 +1,278 @@
+"""MoCoGAN: the content/motion split, both discriminators, the losses, training and checkpoints."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+
+from vidgen_lib.checkpoints import save_checkpoint
+from vidgen_lib.losses import discriminator_loss
+from vidgen_lib.models import mocogan
+from vidgen_lib.train import Trainer
+
+
+def tiny_config(**changes) -> mocogan.Config:
+    """A MoCoGAN small enough to train in a second: 10 frames of 16x16."""
+    base = dict(num_frames=10, frame_size=16, dim_content=6, dim_motion=4, gen_width=8, disc_width=8,
+                batch_size=4, image_batch_size=8, eval_videos=8)
+    return mocogan.Config(**{**base, **changes})
+
+
+@pytest.fixture(scope="module")
+def model() -> mocogan.MoCoGAN:
+    """A tiny MoCoGAN after 5 training steps on random videos. Its generator has PyTorch's default
+    initialisation: with DCGAN's small weights an untrained generator draws nearly uniform grey."""
+    torch.manual_seed(0)
+    m = mocogan.build(tiny_config(lr=2e-3, disc_lr=2e-3))
+    for layer in m.generator.image_generator:
+        if isinstance(layer, torch.nn.ConvTranspose2d):
+            layer.reset_parameters()
+    trainer = Trainer({"model": m}, mocogan.make_optimizers(m, m.config), progress=False)
+    for _ in range(5):
+        mocogan.training_step(m, trainer, torch.rand(4, 1, 10, 16, 16))
+    return m.eval()
+
+
+def test_presets_match_the_paper_where_it_matters():
+    tutorial, full = mocogan.Config.preset("tutorial"), mocogan.Config.preset("full")
+    assert (tutorial.num_frames, tutorial.frame_size, tutorial.num_digits) == (16, 32, 1)
+    assert (full.frame_size, full.gen_width, full.disc_width) == (64, 64, 64)
+    assert (full.dim_content, full.dim_motion) == (tutorial.dim_content, tutorial.dim_motion) == (50, 10)
+    assert (tutorial.lr, tutorial.disc_lr, tutorial.betas, tutorial.weight_decay) == (2e-4, 2e-4, (0.5, 0.999), 1e-5)
+    mocogan.build(full)  # the paper's 64x64 sizes build
+    with pytest.raises(ValueError, match="preset"):
+        mocogan.Config.preset("huge")
+
+
+def test_sample_shapes_and_range(model):
+    videos = mocogan.sample(model, 3, seed=1)
+    assert videos.shape == (3, 1, 10, 16, 16) and videos.dtype == torch.float32
+    assert 0 <= videos.min() and videos.max() <= 1
+    assert torch.equal(videos, mocogan.sample(model, 3, seed=1))  # a seed fixes every code
+    assert not torch.equal(videos, mocogan.sample(model, 3, seed=2))
+
+
+def test_content_is_constant_over_time_and_motion_varies(model):
+    gen = model.generator
+    z_content, z_motion = gen.sample_content(2), gen.sample_motion(2)
+    latents = mocogan.frame_latents(z_content, z_motion)  # (B, T, Dc + Dm)
+    assert latents.shape == (2, 10, 6 + 4)
+    content_part = latents[..., :6]
+    assert torch.equal(content_part, content_part[:, :1].expand_as(content_part))  # same z_C at every frame
+    assert torch.equal(content_part[:, 0], z_content)
+    assert (z_motion[:, 1:] - z_motion[:, :-1]).abs().amax(dim=-1).min() > 1e-3  # z_M(t) moves at every step
+
+
+def test_motion_codes_are_the_gru_states_after_h0():
+    torch.manual_seed(0)
+    gru = torch.nn.GRUCell(3, 3)
+    h0, noise = torch.randn(2, 3), torch.randn(2, 4, 3)
+    codes = mocogan.motion_codes(gru, h0, noise)
+    h = h0
+    for t in range(4):
+        h = gru(noise[:, t], h)
+        assert torch.allclose(codes[:, t], h)
+
+
+def test_fixed_content_or_fixed_motion_changes_only_the_other(model):
+    gen = model.generator
+    z_content, z_motion = gen.sample_content(1)[0], gen.sample_motion(1)[0]
+    same_content = mocogan.sample(model, 3, seed=5, content=z_content)
+    same_motion = mocogan.sample(model, 3, seed=5, motion=z_motion)
+    for videos in (same_content, same_motion):
+        assert videos.shape == (3, 1, 10, 16, 16)
+        assert (videos[0] - videos[1]).abs().max() > 1e-3 and (videos[1] - videos[2]).abs().max() > 1e-3
+    # The shared code is really shared: regenerating from it alone reproduces the videos.
+    model.eval()
+    with torch.no_grad():
+        motions = gen.sample_motion(3, torch.Generator().manual_seed(5))
+        rebuilt = (gen.generate(z_content.expand(3, -1), motions) + 1) / 2
+    assert torch.allclose(rebuilt, mocogan.sample(model, 3, content=z_content, motion=motions), atol=1e-6)
+    with pytest.raises(ValueError, match="shape"):
+        mocogan.sample(model, 3, content=torch.zeros(2, 6))
+
+
+def test_content_blend_goes_from_one_code_to_the_other(model):
+    gen = model.generator
+    z_a, z_b, z_motion = gen.sample_content(1)[0], gen.sample_content(1)[0], gen.sample_motion(1)[0]
+    videos = mocogan.blend_content(model, z_a, z_b, [0.0, 0.5, 1.0], z_motion)
+    assert videos.shape == (3, 1, 10, 16, 16)
+    assert torch.allclose(videos[0], mocogan.sample(model, 1, content=z_a, motion=z_motion)[0], atol=1e-6)
+    assert torch.allclose(videos[2], mocogan.sample(model, 1, content=z_b, motion=z_motion)[0], atol=1e-6)
+
+
+def test_label_agreement_and_decomposition_grids(model):
+    assert mocogan.label_agreement(torch.tensor([[1, 1, 1], [2, 2, 2]])) == 1.0
+    assert mocogan.label_agreement(torch.tensor([[0, 1, 2], [3, 4, 5]])) == 0.0
+    assert mocogan.label_agreement(torch.tensor([[0, 0, 1]])) == pytest.approx(1 / 3)  # 1 equal pair of 3
+    grids = mocogan.decomposition_grids(model, rows=2, per_row=3)
+    for grid in grids.values():
+        assert grid.shape == (2, 3, 1, 10, 16, 16)
+        assert (grid[:, 0] - grid[:, 1]).abs().amax() > 1e-3  # the redrawn code changes the video
+    assert not torch.equal(grids["fixed_content"], grids["fixed_motion"])
+
+
+def test_image_discriminator_sees_single_frames_and_video_discriminator_clips(model):
+    videos = torch.rand(4, 1, 10, 16, 16) * 2 - 1
+    frames = mocogan.sample_frames(videos, 8)
+    assert frames.shape == (8, 1, 16, 16)
+    all_frames = rearrange(videos, "b c t h w -> (b t) c h w")
+    distances = (frames[:, None] - all_frames[None]).abs().flatten(2).amax(-1)  # (8, B*T)
+    assert (distances.min(dim=1).values == 0).all()  # every sampled frame is one of the videos' frames
+    assert len(set(distances.argmin(dim=1).tolist())) == 8  # drawn without replacement
+    assert model.image_discriminator(frames).shape[:2] == (8, 1)
+    logits, category = model.video_discriminator(videos)
+    assert logits.shape[:2] == (4, 1) and category is None
+    with pytest.raises(ValueError, match="single frames"):
+        model.image_discriminator(videos)
+    with pytest.raises(ValueError, match="clips"):
+        model.video_discriminator(frames)
+
+
+def test_action_code_feeds_generator_gru_and_video_discriminator():
+    torch.manual_seed(0)
+    m = mocogan.build(tiny_config(num_actions=3))
+    assert m.generator.gru.input_size == 4 + 3
+    z_action = torch.eye(3)[[0, 0, 2]]
+    videos = mocogan.sample(m, 3, seed=0, action=z_action)
+    assert videos.shape == (3, 1, 10, 16, 16)
+    same_codes_other_action = mocogan.sample(m, 3, seed=0, action=torch.eye(3)[[1, 1, 1]])
+    assert (videos - same_codes_other_action).abs().max() > 1e-4  # z_A changes the video
+    logits, category = m.video_discriminator(videos * 2 - 1)
+    assert logits.shape[:2] == (3, 1) and category.shape == (3, 3)
+
+
+@pytest.mark.parametrize("num_actions", [0, 3])
+def test_gradients_reach_every_parameter(num_actions):
+    torch.manual_seed(0)
+    m = mocogan.build(tiny_config(num_actions=num_actions))
+    real = torch.rand(4, 1, 10, 16, 16)
+    trainer = Trainer({"model": m}, mocogan.make_optimizers(m, m.config), progress=False)
+    grads = {}
+
+    def record(name, loss):  # keep each update's gradients before its optimiser steps
+        value = Trainer.update(trainer, name, loss)
+        grads[name] = {n: p.grad for n, p in m.named_parameters() if p.grad is not None}
+        return value
+
+    trainer.update = record
+    mocogan.training_step(m, trainer, real)
+    for name, part in (("D_image", m.image_discriminator), ("D_video", m.video_discriminator), ("G", m.generator)):
+        prefix = {"D_image": "image_discriminator.", "D_video": "video_discriminator.", "G": "generator."}[name]
+        for pname, p in part.named_parameters():
+            g = grads[name].get(prefix + pname)
+            assert g is not None and g.abs().sum() > 0, f"{name}: no gradient reaches {pname}"
+    assert all(p.requires_grad for p in m.parameters())  # the G step re-enables D's gradients
+
+
+def test_a_tiny_model_overfits_a_tiny_batch():
+    torch.manual_seed(0)
+    config = tiny_config(lr=2e-3, disc_lr=2e-3)
+    m = mocogan.build(config)
+    real = torch.rand(4, 1, 10, 16, 16).round()  # one fixed batch of binary "videos"
+    opt = mocogan.make_optimizers(m, config)
+    fake, _ = m.generator(4)
+    fake = fake.detach()
+
+    real_frames, fake_frames = (rearrange(v, "b c t h w -> (b t) c h w") for v in (real * 2 - 1, fake))
+
+    def d_losses() -> tuple[torch.Tensor, torch.Tensor]:
+        d_i = discriminator_loss(m.image_discriminator(real_frames), m.image_discriminator(fake_frames))
+        d_v = discriminator_loss(m.video_discriminator(real * 2 - 1)[0], m.video_discriminator(fake)[0])
+        return d_i, d_v
+
+    first = [v.item() for v in d_losses()]
+    assert all(abs(v - math.log(4)) < 0.3 for v in first)  # an untrained D is near chance, log 4
+    for _ in range(30):
+        d_i, d_v = d_losses()
+        for name, loss in (("D_image", d_i), ("D_video", d_v)):
+            opt[name].zero_grad()
+            loss.backward()
+            opt[name].step()
+    last = [v.item() for v in d_losses()]
+    assert last[0] < 0.5 * first[0] and last[1] < 0.5 * first[1]  # both D's learn to tell the fixed batch apart
+
+    def g_loss() -> torch.Tensor:
+        video, _ = m.generator(4)
+        return mocogan.generator_loss(m.image_discriminator(mocogan.sample_frames(video, 8)),
+                                      m.video_discriminator(video)[0])
+
+    torch.manual_seed(1)
+    g_first = g_loss().item()
+    for _ in range(20):
+        opt["G"].zero_grad()
+        g_loss().backward()
+        opt["G"].step()
+    torch.manual_seed(1)
+    assert g_loss().item() < 0.7 * g_first  # against fixed D's, G learns to fool them
+
+
+def test_training_step_updates_in_the_paper_order(model):
+    order = []
+    trainer = Trainer({"model": model}, mocogan.make_optimizers(model, model.config), progress=False)
+    original = trainer.update
+    trainer.update = lambda name, loss: order.append(name) or original(name, loss)
+    values = mocogan.training_step(model, trainer, torch.rand(4, 1, 10, 16, 16))
+    assert order == ["D_image", "D_video", "G"] and set(values) == set(order)
+
+
+def test_train_returns_an_eval_model_and_losses(tmp_path, monkeypatch):
+    videos = [{"video": torch.rand(1, 10, 16, 16)} for _ in range(8)]  # stands in for the digit world
+    monkeypatch.setattr(mocogan, "training_data", lambda config, split="train": videos)
+    monkeypatch.setattr(mocogan, "evaluate", lambda model, n, seed=0: {"fvd": 1.0})
+    m, metrics = mocogan.train(tiny_config(num_videos=64), 3, run_dir=tmp_path, progress=False)
+    assert not m.training and (tmp_path / "train_state.pt").exists()
+    assert {"final_loss_D_image", "final_loss_D_video", "final_loss_G", "fvd", "train_wall_time_s"} <= set(metrics)
+
+
+def test_checkpoint_round_trip_and_missing_file(model, tmp_path):
+    path = tmp_path / "mocogan.pt"
+    with pytest.raises(FileNotFoundError, match="python -m vidgen_lib train mocogan"):
+        mocogan.load_pretrained(path=path)
+    save_checkpoint(model.state_dict(), path, config=model.config, command="test", steps=0, wall_time_s=0)
+    loaded = mocogan.load_pretrained("cpu", path=path)
+    assert loaded.config == model.config and not loaded.training
+    assert torch.equal(mocogan.sample(loaded, 2, seed=3), mocogan.sample(model, 2, seed=3))
+
+
+def test_exercise_checks_pass_on_the_library_and_fail_on_stubs_and_mistakes():
+    from vidgen_lib.exercises import EXERCISES, ExerciseError
+    from vidgen_lib.exercises import ch03_mocogan as ex
+
+    assert [EXERCISES[f"3.{i}"] for i in range(1, 5)] == [
+        ex.check_frame_latents, ex.check_motion_codes, ex.check_sample_frames, ex.check_generator_loss]
+
+    ex.check_frame_latents(mocogan.frame_latents)
+    ex.check_motion_codes(mocogan.motion_codes)
+    ex.check_sample_frames(mocogan.sample_frames)
+    ex.check_generator_loss(mocogan.generator_loss)
+
+    def stub(*args):
+        raise NotImplementedError
+
+    for check in (ex.check_frame_latents, ex.check_motion_codes, ex.check_sample_frames, ex.check_generator_loss):
+        with pytest.raises(ExerciseError, match="not implemented"):
+            check(stub)
+    tiled = lambda zc, zm, za=None: torch.cat([zc.repeat(zm.shape[1], 1).view(*zm.shape[:2], -1), zm], -1)
+    with pytest.raises(ExerciseError, match="content"):
+        ex.check_frame_latents(tiled)
+
+    def from_h0(gru, h0, noise):
+        codes = [h0]
+        for t in range(noise.shape[1] - 1):
+            codes.append(gru(noise[:, t], codes[-1]))
+        return torch.stack(codes, 1)
+
+    with pytest.raises(ExerciseError, match="off by one"):
+        ex.check_motion_codes(from_h0)
+    with pytest.raises(ExerciseError, match="mix different"):
+        ex.check_sample_frames(lambda v, n: v.reshape(-1, *v.shape[1:2], *v.shape[3:])[torch.randperm(n)])
+    with pytest.raises(ExerciseError, match="same frames"):
+        ex.check_sample_frames(lambda v, n: rearrange(v, "b c t h w -> (b t) c h w")[:n])
+    with pytest.raises(ExerciseError, match="saturating"):
+        ex.check_generator_loss(lambda i, v: -(F.softplus(i).mean() + F.softplus(v).mean()))
+    with pytest.raises(ExerciseError, match="only the image term"):
+        ex.check_generator_loss(lambda i, v: F.softplus(-i).mean())
