@@ -176,10 +176,8 @@ def test_fvd_runs_extractor_in_batches():
     assert metrics.fvd(real, noise, extractor=_mean_per_frame) > 0
 
 
-def test_fvd_without_extractor_explains_itself():
+def test_fvd_checks_clip_shapes_and_extractor_output():
     real = _video(n=4)
-    with pytest.raises(ValueError, match="not shipped yet"):
-        metrics.fvd(real, real)
     with pytest.raises(ValueError, match=r"\(C, T, H, W\)"):
         metrics.fvd(real, _video(n=4, t=6), extractor=_mean_per_frame)
     with pytest.raises(ValueError, match=r"\(B, D\)"):
@@ -389,3 +387,76 @@ def test_add_noise_clamps_and_is_deterministic():
     assert not torch.equal(noisy, video)
     assert torch.equal(noisy, metrics.add_noise(video, 0.5, _gen(34)))
     assert torch.equal(metrics.add_noise(video, 0.0, _gen(34)), video)
+
+
+# ---------------------------------------------------------------------------------------------
+# Videos in, numbers out: embeddings, KVD on videos, the evaluation protocol
+# ---------------------------------------------------------------------------------------------
+def _mean_colour(frames):
+    """A toy per-frame content feature: (B, C, H, W) -> (B, C)."""
+    return frames.mean(dim=(2, 3))
+
+
+def test_embed_videos_and_kvd_videos_use_the_extractor_in_batches():
+    real, fake = _video(n=10, t=4, seed=40), _video(n=8, t=4, seed=41)
+    feats = metrics.embed_videos(real, _mean_per_frame, batch_size=3)
+    assert torch.allclose(feats, _mean_per_frame(real))
+    by_features = metrics.kvd(_mean_per_frame(real), _mean_per_frame(fake), degree=2)
+    assert metrics.kvd_videos(real, fake, _mean_per_frame, batch_size=4, degree=2) == pytest.approx(by_features)
+    with pytest.raises(ValueError, match=r"\(C, T, H, W\)"):
+        metrics.kvd_videos(real, _video(n=4, t=5), _mean_per_frame)
+
+
+def test_baseline_videos_are_named_and_shaped_like_the_real_ones():
+    real = _video(n=3, c=3, t=6, seed=42)
+    baselines = metrics.baseline_videos(real, generator=_gen(43))
+    assert set(baselines) == {"static", "shuffled", "noise"}
+    assert all(v.shape == real.shape for v in baselines.values())
+    assert torch.equal(baselines["static"][:, :, -1], real[:, :, 0])
+
+
+def test_evaluate_generator_is_one_protocol_for_models_and_baselines():
+    real, other = _video(n=12, t=4, seed=44), _video(n=12, t=4, seed=45)
+    scores = metrics.evaluate_generator(other, real, _mean_per_frame, _mean_colour)
+    assert scores["n"] == 12
+    assert scores["fvd"] == pytest.approx(metrics.fvd(real, other, _mean_per_frame))
+    assert scores["kvd"] == pytest.approx(metrics.kvd(_mean_per_frame(real), _mean_per_frame(other)))
+    assert scores["acd"] == pytest.approx(metrics.acd_videos(other, _mean_colour))
+    again = metrics.evaluate_generator(other, real, _mean_per_frame, _mean_colour,
+                                       real_features=_mean_per_frame(real))
+    assert again == scores
+
+
+def test_evaluate_models_measures_shipped_generators_and_explains_the_rest(tiny_model_module, tmp_path, monkeypatch):
+    import vidgen_lib
+    from vidgen_lib.checkpoints import save_checkpoint
+
+    model, _ = tiny_model_module.train(tiny_model_module.Config(), 2)
+    save_checkpoint(model.state_dict(), tmp_path / "tiny.pt", config=tiny_model_module.Config(),
+                    command="test", steps=2, wall_time_s=0.0)
+    reference = torch.rand(6, 1, 4, 8, 8, generator=_gen(46))
+    monkeypatch.setattr(vidgen_lib, "CHECKPOINT_DIR", tmp_path)
+    result = metrics.evaluate_models(reference, names=["tiny"], extractor=_mean_per_frame,
+                                     frame_feature_fn=_mean_colour)
+    samples = tiny_model_module.sample(model, 6, seed=0)
+    assert result["tiny"] == metrics.evaluate_generator(samples, reference, _mean_per_frame, _mean_colour)
+    other_shape = metrics.evaluate_models(torch.rand(6, 1, 5, 8, 8), names=["tiny"], extractor=_mean_per_frame)
+    assert "differ" in other_shape["tiny"]
+    monkeypatch.setattr(vidgen_lib, "CHECKPOINT_DIR", tmp_path / "empty")
+    assert metrics.evaluate_models(reference, names=["tiny"]) == {"tiny": "no checkpoint yet"}
+
+
+def test_frechet_retries_with_ridge_when_the_root_is_too_complex(monkeypatch):
+    real_sqrtm = metrics.scipy.linalg.sqrtm
+    calls = []
+
+    def complex_once(a):  # what sqrtm can return for a singular product (N < D): large imaginary noise
+        calls.append(a)
+        root = real_sqrtm(a)
+        return root + 0.01j * np.abs(root).max() if len(calls) == 1 else root
+
+    monkeypatch.setattr(metrics.scipy.linalg, "sqrtm", complex_once)
+    sigma1, sigma2 = _random_spd(3, seed=39), _random_spd(3, seed=40)
+    value = metrics.frechet_distance(torch.zeros(3), sigma1, torch.ones(3), sigma2)
+    assert len(calls) == 2
+    assert value == pytest.approx(_frechet_reference(torch.zeros(3), sigma1, torch.ones(3), sigma2), rel=1e-4)

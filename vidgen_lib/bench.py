@@ -114,6 +114,36 @@ def time_notebooks(paths: list[Path]) -> dict[str, float]:
     return times
 
 
+@benchmark("metrics/fvd")
+def _fvd_benchmark() -> tuple[str, float]:
+    """Embed 256 videos with the shipped toy-world feature network, then FVD against a reference."""
+    from vidgen_lib import features, metrics
+    from vidgen_lib.datasets import MovingDigits, video_batch
+
+    digits = MovingDigits("test", num_videos=512, num_frames=16, frame_size=32, num_digits=1)
+    reference, videos = video_batch(digits, 256), video_batch(digits, 256, start=256)
+    reference_features = metrics.embed_videos(reference, features.video_features)
+    seconds = time_call(lambda: metrics.fvd_from_features(reference_features, metrics.embed_videos(videos)),
+                        repeats=2)
+    return "embed 256 videos 16x32² + FVD", seconds
+
+
+@benchmark("train/dvg")
+def _dvg_step() -> tuple[str, float]:
+    """One teacher-forced DVG step (encode, three LSTMs, decode, MSE + beta KL) at the tutorial config."""
+    from vidgen_lib.models import dvg
+
+    config = dvg.Config.preset("tutorial")
+    model = dvg.build(config)
+    trainer = dvg.make_trainer(model, progress=False)
+    batch = {"video": torch.rand(config.batch_size, config.channels, config.num_frames, config.frame_size,
+                                 config.frame_size, device=trainer.device),
+             "actions": torch.randint(config.num_actions, (config.batch_size, config.num_frames - 1),
+                                      device=trainer.device)}
+    seconds = time_call(lambda: dvg.training_step(model, trainer, batch))
+    return f"1 step, {config.batch_size} videos {config.num_frames}x{config.frame_size}²", seconds
+
+
 @benchmark("train/tdvae")
 def _tdvae_step() -> tuple[str, float]:
     """One TD-VAE step (belief LSTM, p_B, q_S, p_T, decoder; Eq. 6) at the tutorial config."""
@@ -146,17 +176,28 @@ def _frame_vae_step() -> tuple[str, float]:
     return "1 step, 32 frames 32²", time_call(step)
 
 
-@benchmark("train/dvg")
-def _dvg_step() -> tuple[str, float]:
-    """One teacher-forced DVG step (encode, three LSTMs, decode, MSE + beta KL) at the tutorial config."""
-    from vidgen_lib.models import dvg
+@benchmark("train/vpn")
+def _vpn_step() -> tuple[str, float]:
+    """One teacher-forced VPN step (encoder, ConvLSTM, masked decoder over all scored frames) at the tutorial config."""
+    from vidgen_lib.models import vpn
 
-    config = dvg.Config.preset("tutorial")
-    model = dvg.build(config)
-    trainer = dvg.make_trainer(model, progress=False)
-    batch = {"video": torch.rand(config.batch_size, config.channels, config.num_frames, config.frame_size,
-                                 config.frame_size, device=trainer.device),
-             "actions": torch.randint(config.num_actions, (config.batch_size, config.num_frames - 1),
-                                      device=trainer.device)}
-    seconds = time_call(lambda: dvg.training_step(model, trainer, batch))
-    return f"1 step, {config.batch_size} videos {config.num_frames}x{config.frame_size}²", seconds
+    config = vpn.Config.preset("tutorial")
+    model = vpn.build(config)
+    trainer = vpn.make_trainer(model, progress=False)
+    video = torch.rand(config.batch_size, 1, config.num_frames, config.frame_size, config.frame_size,
+                       device=trainer.device)
+    seconds = time_call(lambda: vpn.training_step(model, trainer, video))
+    return f"1 step, {config.batch_size} videos {config.num_frames}x{config.frame_size}², {config.levels} levels", seconds
+
+
+@benchmark("sample/vpn")
+def _vpn_sample_frame() -> tuple[str, float]:
+    """One frame drawn pixel by pixel for 4 videos after the context, at the tutorial config."""
+    import vidgen_lib
+    from vidgen_lib.models import vpn
+
+    config = vpn.Config.preset("tutorial")
+    model = vpn.build(config).to(vidgen_lib.device())
+    context = torch.rand(4, 1, config.context, config.frame_size, config.frame_size)
+    seconds = time_call(lambda: vpn.predict(model, context, 1, seed=0), repeats=2)
+    return f"1 frame {config.frame_size}², 4 videos, pixel by pixel (after {config.context} context frames)", seconds

@@ -4,6 +4,7 @@
     bench [NAME ...] [--notebooks]  speed and memory of data, training steps and notebooks
     train NAME [--profile P] [--steps N] [--out DIR] [--seed S]   train, then write checkpoint + card
     sample NAME [--n 16] [--out samples.gif] [--seed S]           samples of a shipped model as a GIF
+    train-features [--steps N] [--out DIR] [--seed S]   the video feature network behind FVD and ACD
     student OUT_DIR              the student edition of the notebooks (solutions removed)
     execute NOTEBOOK ...         run notebooks top to bottom in place (to commit their outputs)
 """
@@ -57,23 +58,48 @@ def doctor() -> int:
 
 def train(name: str, profile: str | None, steps: int | None, out: Path, seed: int, argv: list[str]) -> int:
     """Train model ``name`` with its preset and write ``out/<name>.pt`` plus its model card."""
-    from vidgen_lib.checkpoints import safe_torch_load, save_checkpoint
-
     module = models.get(name)
     config = module.Config.preset(profile or vidgen_lib.profile())
     steps = steps if steps is not None else config.steps
-    run_dir = out / "runs" / name  # resumable training state (ignored by git)
     start = time.perf_counter()
-    model, metrics = module.train(config, steps, run_dir=run_dir, seed=seed)
+    model, metrics = module.train(config, steps, run_dir=out / "runs" / name, seed=seed)
+    write_card(model.state_dict(), out, name, config, steps, start, metrics, argv)
+    return 0
+
+
+def train_features(steps: int | None, out: Path, seed: int, argv: list[str]) -> int:
+    """Train the video feature network behind FVD and ACD; write ``out/video_features.pt`` + card."""
+    from vidgen_lib import features
+
+    steps = steps if steps is not None else features.DEFAULT_STEPS
+    config = features.FeatureConfig()
+    start = time.perf_counter()
+    run_dir = out / "runs" / features.CHECKPOINT_NAME
+    model, metrics = features.train_features(steps, seed, config, run_dir=run_dir, eval_videos=features.EVAL_VIDEOS)
+    write_card(model.state_dict(), out, features.CHECKPOINT_NAME, config, steps, start, metrics, argv,
+               notes="Toy-world video features for FVD/ACD; not comparable with I3D numbers.")
+    return 0
+
+
+def write_card(state_dict: dict, out: Path, name: str, config, steps: int, start: float,
+               metrics: dict[str, float], argv: list[str], notes: str = "") -> dict:
+    """Save ``out/<name>.pt`` and its model card: the command that made it, steps, wall time, metrics.
+
+    The wall time is the training time summed over resumed runs when the run left its state in
+    ``out/runs/<name>/train_state.pt``, else the time since ``start``.
+    """
+    from vidgen_lib.checkpoints import safe_torch_load, save_checkpoint
+
     wall = metrics.pop("train_wall_time_s", time.perf_counter() - start)
-    if (run_dir / "train_state.pt").exists():  # a resumed run: the training time summed over its runs
-        wall = float(safe_torch_load(run_dir / "train_state.pt")["wall_time_s"])
+    state_file = out / "runs" / name / "train_state.pt"
+    if state_file.exists():  # a resumed run: the training time summed over its runs
+        wall = float(safe_torch_load(state_file)["wall_time_s"])
     threads = os.environ.get("OMP_NUM_THREADS")
     command = (f"OMP_NUM_THREADS={threads} " if threads else "") + "python -m vidgen_lib " + shlex.join(argv)
-    card = save_checkpoint(model.state_dict(), out / f"{name}.pt", config=config, command=command,
-                           steps=steps, wall_time_s=wall, metrics=metrics)
+    card = save_checkpoint(state_dict, out / f"{name}.pt", config=config, command=command,
+                           steps=steps, wall_time_s=wall, metrics=metrics, notes=notes)
     print(f"wrote {out / (name + '.pt')} ({steps} steps, {wall:.0f} s); metrics: {card['metrics']}")
-    return 0
+    return card
 
 
 def sample(name: str, n: int, out: Path, seed: int) -> int:
@@ -108,6 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=16)
     p.add_argument("--out", type=Path, default=Path("samples.gif"))
     p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser("train-features", help="train the video feature network used by FVD and ACD")
+    p.add_argument("--steps", type=int)
+    p.add_argument("--out", type=Path, default=vidgen_lib.CHECKPOINT_DIR)
+    p.add_argument("--seed", type=int, default=0)
     p = sub.add_parser("student", help="write the student edition of the notebooks")
     p.add_argument("out_dir", type=Path)
     p = sub.add_parser("execute", help="run notebooks in place and save their outputs")
@@ -129,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "train":
         return train(args.name, args.profile, args.steps, args.out, args.seed, argv)
+    if args.command == "train-features":
+        return train_features(args.steps, args.out, args.seed, argv)
     if args.command == "sample":
         return sample(args.name, args.n, args.out, args.seed)
     if args.command == "student":

@@ -14,8 +14,11 @@ Three families of numbers, all taught in the evaluation notebook:
   (noise, frame shuffling), so every number can sit next to a reference measured the same way.
 
 Videos are ``(N, C, T, H, W)`` float tensors in [0, 1]; ``validate_video`` checks that at every
-entry point. Feature networks are passed in as callables: the course's own video classifier is
-trained in a later chapter.
+entry point. Feature networks are callables from videos ``(B, C, T, H, W)`` to features ``(B, D)``;
+by default FVD and KVD use the course's toy-world video classifier and ACD its per-frame identity
+features (``vidgen_lib.features``): numbers that rank models of this world, not comparable with
+published I3D-based FVDs. ``evaluate_generator`` measures any set of videos (a model's samples
+or a baseline) the same way.
 """
 from __future__ import annotations
 
@@ -37,7 +40,9 @@ __all__ = [
     "frechet_distance_diagonal",
     "fvd_from_features",
     "fvd",
+    "embed_videos",
     "kvd",
+    "kvd_videos",
     "psnr",
     "ssim",
     "nats_per_frame",
@@ -50,6 +55,10 @@ __all__ = [
     "copy_last_frame",
     "add_noise",
     "shuffle_frames",
+    "baseline_videos",
+    "evaluate_generator",
+    "evaluate_models",
+    "generator_scores",
 ]
 
 ArrayLike = np.ndarray | Tensor
@@ -155,6 +164,13 @@ def _sqrtm(a: np.ndarray) -> tuple[np.ndarray, bool]:
     return root, bool(residual <= 1e-3 * np.linalg.norm(a))
 
 
+def _imaginary_ratio(root: np.ndarray) -> float:
+    """Largest imaginary part of a matrix relative to its largest real part (0 for a real matrix)."""
+    if not np.iscomplexobj(root):
+        return 0.0
+    return float(np.abs(root.imag).max() / max(np.abs(root.real).max(), np.finfo(np.float64).tiny))
+
+
 def frechet_distance(
     mu1: ArrayLike, sigma1: ArrayLike, mu2: ArrayLike, sigma2: ArrayLike, eps: float = 1e-6
 ) -> float:
@@ -162,10 +178,11 @@ def frechet_distance(
 
     d² = ‖μ1 − μ2‖² + Tr(Σ1 + Σ2 − 2 (Σ1 Σ2)^{1/2})      (FVD paper, Eq. 1)
 
-    Computed in float64 with ``scipy.linalg.sqrtm``. If the product Σ1 Σ2 is (near) singular and
-    its square root comes out non-finite or inaccurate, ``eps * I`` is added to both covariances
-    and the root is taken again. Σ1 Σ2 has real, non-negative eigenvalues, so any imaginary part of
-    the root is round-off: a tiny one is dropped, a large one raises.
+    Computed in float64 with ``scipy.linalg.sqrtm``. If the product Σ1 Σ2 is (near) singular (as
+    with fewer samples N than feature dimensions D) and its square root comes out non-finite,
+    inaccurate or with a large imaginary part, ``eps * I`` is added to both covariances and the
+    root is taken again. Σ1 Σ2 has real, non-negative eigenvalues, so any imaginary part of the
+    root is round-off: a tiny one is dropped; one that stays large after the retry raises.
 
     Args:
         mu1: mean of the first Gaussian, ``(D,)``; NumPy array or tensor.
@@ -191,7 +208,7 @@ def frechet_distance(
         )
 
     covmean, ok = _sqrtm(sigma1 @ sigma2)
-    if not ok:  # near-singular product: regularise both covariances and try again
+    if not ok or _imaginary_ratio(covmean) > 1e-3:  # near-singular product: regularise, try again
         ridge = eps * np.eye(d)
         covmean, ok = _sqrtm((sigma1 + ridge) @ (sigma2 + ridge))
         if not ok:
@@ -200,13 +217,12 @@ def frechet_distance(
                 "check the covariances for NaN/inf or try a larger eps."
             )
     if np.iscomplexobj(covmean):
-        imag = np.abs(covmean.imag).max()
-        scale = max(np.abs(covmean.real).max(), np.finfo(np.float64).tiny)
-        if imag > 1e-3 * scale:
+        if _imaginary_ratio(covmean) > 1e-3:
             raise ValueError(
                 f"frechet_distance: the square root of sigma1 @ sigma2 has a large imaginary part "
-                f"({imag:.3g} vs real scale {scale:.3g}). Covariances must be symmetric positive "
-                "semi-definite; were they estimated from enough samples, in float64?"
+                f"({np.abs(covmean.imag).max():.3g} vs real scale {np.abs(covmean.real).max():.3g}). "
+                "Covariances must be symmetric positive semi-definite; were they estimated from "
+                "enough samples, in float64?"
             )
         covmean = covmean.real  # tiny imaginary round-off
 
@@ -277,10 +293,22 @@ def fvd_from_features(feats_real: ArrayLike, feats_fake: ArrayLike) -> float:
     return frechet_distance(mu_real, sigma_real, mu_fake, sigma_fake)
 
 
+Extractor = Callable[[Tensor], Tensor]
+
+
+def _default_extractor() -> Extractor:
+    """The course's toy-world video features (loaded on first use; see ``vidgen_lib.features``)."""
+    from vidgen_lib import features  # imported here: features builds on this module
+
+    model = features.load_features()
+    return lambda videos: features.video_features(videos, model)
+
+
 def _extract_features(
-    videos: Tensor, extractor: Callable[[Tensor], Tensor], batch_size: int, name: str
+    videos: Tensor, extractor: Extractor | None, batch_size: int, name: str
 ) -> Tensor:
     """Run ``extractor`` over ``(N, C, T, H, W)`` videos in batches; returns ``(N, D)`` on CPU."""
+    extractor = extractor or _default_extractor()
     chunks = []
     with torch.no_grad():
         for batch in videos.split(batch_size):
@@ -295,39 +323,63 @@ def _extract_features(
     return torch.cat(chunks)
 
 
+def embed_videos(videos: Tensor, extractor: Extractor | None = None, batch_size: int = 64) -> Tensor:
+    """Features of videos, the input of FVD and KVD; compute them once to compare a set many times.
+
+    Args:
+        videos: ``(N, C, T, H, W)`` videos in [0, 1].
+        extractor: callable mapping ``(B, C, T, H, W)`` videos to ``(B, D)`` features; ``None``
+            uses the course's toy-world video features (``vidgen_lib.features.video_features``).
+        batch_size: videos per call to ``extractor``.
+
+    Returns:
+        ``(N, D)`` features on the CPU.
+    """
+    validate_video(videos, "videos")
+    return _extract_features(videos, extractor, batch_size, "videos")
+
+
 def fvd(
     real_videos: Tensor,
     fake_videos: Tensor,
-    extractor: Callable[[Tensor], Tensor] | None = None,
-    batch_size: int = 16,
+    extractor: Extractor | None = None,
+    batch_size: int = 64,
 ) -> float:
     """Fréchet Video Distance between two sets of videos, through a video feature network.
 
     Both sets go through ``extractor`` in batches under ``torch.no_grad()``; Gaussians are fitted
     to the features and compared with ``frechet_distance``. The FVD paper uses the 400 logits of
-    an I3D network trained on Kinetics-400; the course uses its own small video classifier, so its
-    values are not comparable to published numbers. FVD depends on N: compare at equal N only.
+    an I3D network trained on Kinetics-400 (``vidgen_lib.features.I3DFeatures`` runs one you have
+    on disk). By default the course uses its own small classifier of the video world, so its
+    values are a *toy-world FVD*, not comparable to published numbers.
+
+    FVD depends on N: with few videos the covariances are noisy and the distance is biased
+    upwards (two sets of real videos do not score 0). Compare two FVDs only at equal N.
 
     Args:
         real_videos: ``(N_real, C, T, H, W)`` real videos in [0, 1].
         fake_videos: ``(N_fake, C, T, H, W)`` generated videos in [0, 1], same C, T, H, W.
         extractor: callable mapping ``(B, C, T, H, W)`` videos to ``(B, D)`` features; it moves
-            its input to its own device if needed. Required for now.
+            its input to its own device if needed. ``None``: the course's toy-world features.
         batch_size: videos per call to ``extractor``.
 
     Returns:
         The FVD as a float.
 
     Raises:
-        ValueError: if ``extractor`` is None (the default feature network is not shipped yet),
-            a video tensor is invalid, or the two sets have different clip shapes.
+        ValueError: if a video tensor is invalid, or the two sets have different clip shapes.
+        FileNotFoundError: if ``extractor`` is None and the feature network is not in
+            ``data/checkpoints`` (the message gives the command that trains it).
     """
-    if extractor is None:
-        raise ValueError(
-            "fvd needs an `extractor`: a callable mapping videos (B, C, T, H, W) to features (B, D). "
-            "The course's default video feature network is not shipped yet; pass one explicitly, "
-            "or call fvd_from_features on features you computed yourself."
-        )
+    _check_video_sets(real_videos, fake_videos)
+    extractor = extractor or _default_extractor()
+    feats_real = _extract_features(real_videos, extractor, batch_size, "real_videos")
+    feats_fake = _extract_features(fake_videos, extractor, batch_size, "fake_videos")
+    return fvd_from_features(feats_real, feats_fake)
+
+
+def _check_video_sets(real_videos: Tensor, fake_videos: Tensor) -> None:
+    """Validate two video sets that will be compared: same (C, T, H, W), any N."""
     validate_video(real_videos, "real_videos")
     validate_video(fake_videos, "fake_videos")
     if real_videos.shape[1:] != fake_videos.shape[1:]:
@@ -335,9 +387,6 @@ def fvd(
             f"real_videos {tuple(real_videos.shape)} and fake_videos {tuple(fake_videos.shape)} "
             "must share (C, T, H, W); only N may differ."
         )
-    feats_real = _extract_features(real_videos, extractor, batch_size, "real_videos")
-    feats_fake = _extract_features(fake_videos, extractor, batch_size, "fake_videos")
-    return fvd_from_features(feats_real, feats_fake)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -411,6 +460,33 @@ def kvd(
         fake_rows = torch.randperm(feats_fake.shape[0], generator=generator)[:subset_size]
         estimates.append(_mmd2_unbiased(feats_real[real_rows], feats_fake[fake_rows], gamma, coef0, degree))
     return float(np.mean(estimates))
+
+
+def kvd_videos(
+    real_videos: Tensor,
+    fake_videos: Tensor,
+    extractor: Extractor | None = None,
+    batch_size: int = 64,
+    **kvd_options,
+) -> float:
+    """KVD between two sets of videos, through a video feature network (like ``fvd``).
+
+    Args:
+        real_videos: ``(N_real, C, T, H, W)`` real videos in [0, 1].
+        fake_videos: ``(N_fake, C, T, H, W)`` generated videos in [0, 1], same C, T, H, W.
+        extractor: callable mapping ``(B, C, T, H, W)`` to ``(B, D)``; ``None``: the course's
+            toy-world video features.
+        batch_size: videos per call to ``extractor``.
+        **kvd_options: passed to ``kvd`` (``degree``, ``gamma``, ``subset_size`` ...).
+
+    Returns:
+        The unbiased MMD² between the two sets' features.
+    """
+    _check_video_sets(real_videos, fake_videos)
+    extractor = extractor or _default_extractor()
+    feats_real = _extract_features(real_videos, extractor, batch_size, "real_videos")
+    feats_fake = _extract_features(fake_videos, extractor, batch_size, "fake_videos")
+    return kvd(feats_real, feats_fake, **kvd_options)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -588,18 +664,24 @@ def acd(features_per_frame: ArrayLike) -> float:
     return float(pair_mean.mean())
 
 
-def acd_videos(videos: Tensor, frame_feature_fn: Callable[[Tensor], Tensor]) -> float:
+def acd_videos(videos: Tensor, frame_feature_fn: Callable[[Tensor], Tensor] | None = None) -> float:
     """ACD of videos, with content features from a per-frame network.
 
     Args:
         videos: ``(N, C, T, H, W)`` videos in [0, 1], T >= 2.
         frame_feature_fn: callable mapping frames ``(B, C, H, W)`` to features ``(B, D)``;
-            called once on all N·T frames under ``torch.no_grad()``.
+            called once on all N·T frames under ``torch.no_grad()``. ``None``: the identity
+            features of the course's feature network (``vidgen_lib.features.frame_features``,
+            trained to name the digit, or the shape and colour, in every frame).
 
     Returns:
         The ACD as a float (see ``acd``).
     """
     validate_video(videos, "videos")
+    if frame_feature_fn is None:
+        from vidgen_lib import features
+
+        return acd(features.frame_features(videos))
     n = videos.shape[0]
     frames = rearrange(videos, "n c t h w -> (n t) c h w")
     with torch.no_grad():
@@ -729,3 +811,137 @@ def shuffle_frames(video: Tensor, fraction: float, generator: torch.Generator | 
         chosen = torch.randperm(t, generator=generator)[:k]  # k positions, in random order
         out[i][:, chosen] = video[i][:, chosen.roll(1)]  # position chosen[j] gets frame chosen[j-1]
     return out
+
+
+def baseline_videos(real: Tensor, generator: torch.Generator | None = None) -> dict[str, Tensor]:
+    """The generation baselines built from real videos, by name: static, shuffled and noise.
+
+    Args:
+        real: ``(N, C, T, H, W)`` real videos (use other videos than the reference set).
+        generator: random generator, for a repeatable shuffle and noise.
+
+    Returns:
+        ``{"static": ..., "shuffled": ..., "noise": ...}``, each ``(N, C, T, H, W)``.
+    """
+    return {
+        "static": static_baseline(real),
+        "shuffled": shuffled_baseline(real, generator=generator),
+        "noise": noise_baseline(real, generator=generator),
+    }
+
+
+def evaluate_generator(
+    fake_videos: Tensor,
+    real_videos: Tensor,
+    extractor: Extractor | None = None,
+    frame_feature_fn: Callable[[Tensor], Tensor] | None = None,
+    real_features: Tensor | None = None,
+    batch_size: int = 64,
+) -> dict[str, float]:
+    """Measure a set of videos (a model's samples or a baseline) against real videos, one protocol.
+
+    FVD and KVD compare the two sets in the video feature space; ACD looks at the fake videos
+    alone (their content consistency over time). Use the same N for every row of a table.
+
+    Args:
+        fake_videos: ``(N, C, T, H, W)`` videos to judge, in [0, 1].
+        real_videos: ``(N_real, C, T, H, W)`` reference videos, in [0, 1].
+        extractor: video feature network (``None``: the course's toy-world features).
+        frame_feature_fn: per-frame content features for ACD, frames ``(B, C, H, W)`` to
+            ``(B, D)`` (``None``: the course's per-frame identity features).
+        real_features: ``(N_real, D)`` features of ``real_videos`` if already computed
+            (saves embedding the reference again for every row).
+        batch_size: videos per forward pass.
+
+    Returns:
+        ``{"n": N, "fvd": ..., "kvd": ..., "acd": ...}``.
+    """
+    _check_video_sets(real_videos, fake_videos)
+    if extractor is None and frame_feature_fn is None:  # the course's own network: one pass for both
+        from vidgen_lib import features
+
+        fake_features, fake_frame_features = features.video_and_frame_features(fake_videos, batch_size=batch_size)
+        content = acd(fake_frame_features)
+    else:
+        fake_features = _extract_features(fake_videos, extractor, batch_size, "fake_videos")
+        content = acd_videos(fake_videos, frame_feature_fn)
+    if real_features is None:
+        real_features = _extract_features(real_videos, extractor, batch_size, "real_videos")
+    return {
+        "n": fake_videos.shape[0],
+        "fvd": fvd_from_features(real_features, fake_features),
+        "kvd": kvd(real_features, fake_features),
+        "acd": content,
+    }
+
+
+def evaluate_models(
+    real_videos: Tensor,
+    names: Sequence[str] | None = None,
+    seed: int = 0,
+    real_features: Tensor | None = None,
+    extractor: Extractor | None = None,
+    frame_feature_fn: Callable[[Tensor], Tensor] | None = None,
+) -> dict[str, dict[str, float] | str]:
+    """Every registered generator whose checkpoint is shipped, measured like the baselines.
+
+    Each model draws as many samples as there are real videos (same N), with a fixed seed.
+
+    Args:
+        real_videos: ``(N, C, T, H, W)`` reference videos in [0, 1].
+        names: models to try (default: ``vidgen_lib.models.available()``).
+        seed: seed of the samples.
+        real_features: features of ``real_videos`` if already computed.
+        extractor, frame_feature_fn: as for ``evaluate_generator`` (``None``: the course's own).
+
+    Returns:
+        ``{name: {"n", "fvd", "kvd", "acd"}}`` for the models measured, and ``{name: reason}`` (a
+        string) for those skipped: no checkpoint yet, a predictor, or samples of another shape.
+    """
+    import vidgen_lib
+    from vidgen_lib import models
+
+    results: dict[str, dict[str, float] | str] = {}
+    for name in models.available() if names is None else names:
+        if not (vidgen_lib.CHECKPOINT_DIR / f"{name}.pt").exists():
+            results[name] = "no checkpoint yet"
+            continue
+        module = models.get(name)
+        if not hasattr(module, "sample"):
+            results[name] = "a predictor: measure it with psnr/ssim"
+            continue
+        samples = module.sample(module.load_pretrained(), real_videos.shape[0], seed=seed).cpu()
+        if samples.shape[1:] != real_videos.shape[1:]:
+            results[name] = f"samples {tuple(samples.shape[1:])} differ from the reference {tuple(real_videos.shape[1:])}"
+            continue
+        results[name] = evaluate_generator(samples, real_videos, extractor, frame_feature_fn, real_features)
+    return results
+
+
+def generator_scores(samples: Tensor, reference: Tensor, others: Tensor, seed: int = 0) -> dict[str, float]:
+    """The numbers a generator's model card records: its FVD and ACD next to the baselines'.
+
+    Every FVD is against the same ``reference`` clips; the baselines are built from ``others``
+    (real clips disjoint from the reference): ``fvd_real`` (the floor at this N), ``fvd_static``,
+    ``fvd_shuffled`` and ``fvd_noise``. ``acd`` is the samples' average content distance,
+    ``acd_real`` that of the other real clips. Use the same N for all three sets.
+
+    Args:
+        samples: ``(N, C, T, H, W)`` generated clips in [0, 1].
+        reference: ``(N, C, T, H, W)`` real test clips in [0, 1].
+        others: ``(N, C, T, H, W)`` other real clips in [0, 1].
+        seed: seed of the shuffled and noise baselines.
+
+    Returns:
+        ``{"fvd", "fvd_real", "fvd_static", "fvd_shuffled", "fvd_noise", "acd", "acd_real", "eval_videos"}``,
+        rounded (FVD to 2 decimals, ACD to 4).
+    """
+    reference_features = embed_videos(reference)
+    candidates = {"fvd": samples, "fvd_real": others}
+    for name, videos in baseline_videos(others, generator=torch.Generator().manual_seed(seed)).items():
+        candidates[f"fvd_{name}"] = videos
+    result = {key: round(fvd_from_features(reference_features, embed_videos(videos)), 2)
+              for key, videos in candidates.items()}
+    result["acd"] = round(acd_videos(samples), 4)
+    result["acd_real"] = round(acd_videos(others), 4)
+    return {**result, "eval_videos": samples.shape[0]}
