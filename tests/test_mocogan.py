@@ -16,7 +16,7 @@ from vidgen_lib.train import Trainer
 
 def tiny_config(**changes) -> mocogan.Config:
     """A MoCoGAN small enough to train in a second: 10 frames of 16x16."""
-    base = dict(num_frames=10, frame_size=16, dim_content=6, dim_motion=4, gen_width=8, disc_width=8,
+    base = dict(num_frames=10, frame_size=16, dim_content=6, dim_motion=4, gen_width=8, image_disc_width=8, video_disc_width=8,
                 batch_size=4, image_batch_size=8, eval_videos=8)
     return mocogan.Config(**{**base, **changes})
 
@@ -39,7 +39,7 @@ def model() -> mocogan.MoCoGAN:
 def test_presets_match_the_paper_where_it_matters():
     tutorial, full = mocogan.Config.preset("tutorial"), mocogan.Config.preset("full")
     assert (tutorial.num_frames, tutorial.frame_size, tutorial.num_digits) == (16, 32, 1)
-    assert (full.frame_size, full.gen_width, full.disc_width) == (64, 64, 64)
+    assert (full.frame_size, full.gen_width, full.image_disc_width, full.video_disc_width) == (64, 64, 64, 64)
     assert (full.dim_content, full.dim_motion) == (tutorial.dim_content, tutorial.dim_motion) == (50, 10)
     assert (tutorial.lr, tutorial.disc_lr, tutorial.betas, tutorial.weight_decay) == (2e-4, 2e-4, (0.5, 0.999), 1e-5)
     mocogan.build(full)  # the paper's 64x64 sizes build

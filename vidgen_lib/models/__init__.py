@@ -22,6 +22,7 @@ from types import ModuleType
 _REGISTRY: dict[str, str | ModuleType] = {
     "vgan": "vidgen_lib.models.vgan",
     "vgan_one_stream": "vidgen_lib.models.vgan_one_stream",
+    "mocogan": "vidgen_lib.models.mocogan",
     "tdvae": "vidgen_lib.models.tdvae",
     "dvg": "vidgen_lib.models.dvg",
 }
