@@ -908,7 +908,7 @@ def evaluate_models(
             continue
         module = models.get(name)
         if not hasattr(module, "sample"):
-            results[name] = "a predictor: measure it with psnr/ssim"
+            results[name] = "a predictor: measured in its own chapter (PSNR, SSIM or nats/frame)"
             continue
         samples = module.sample(module.load_pretrained(), real_videos.shape[0], seed=seed).cpu()
         if samples.shape[1:] != real_videos.shape[1:]:

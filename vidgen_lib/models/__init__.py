@@ -25,6 +25,8 @@ _REGISTRY: dict[str, str | ModuleType] = {
     "mocogan": "vidgen_lib.models.mocogan",
     "tdvae": "vidgen_lib.models.tdvae",
     "dvg": "vidgen_lib.models.dvg",
+    "vpn": "vidgen_lib.models.vpn",
+    "vpn_independent": "vidgen_lib.models.vpn_independent",
 }
 
 REQUIRED = ("Config", "build", "train", "load_pretrained")
