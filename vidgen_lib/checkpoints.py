@@ -186,3 +186,22 @@ def load_checkpoint(
     if not isinstance(state, dict):
         raise CheckpointError(f"{path.name} should hold a state dict, found {type(state).__name__}.")
     return state, card
+
+
+def load_model(name: str, config_cls: Any, build: Any, device: torch.device | str | None = None,
+               path: str | Path | None = None) -> torch.nn.Module:
+    """A shipped model: ``data/checkpoints/<name>.pt`` (or ``path``), verified against its card,
+    built from the card's config as ``build(config_cls(**config))``, on ``device``, in eval mode.
+
+    Raises:
+        FileNotFoundError: no such checkpoint (the message gives the command that trains it).
+        CheckpointError: the file does not match its model card.
+    """
+    path = Path(path) if path is not None else vidgen_lib.CHECKPOINT_DIR / f"{name}.pt"
+    if not path.exists():  # named after the model, not the file: a custom path may have any name
+        raise FileNotFoundError(f"No {name} checkpoint at {path}. Train it with `python -m vidgen_lib train {name}` "
+                                f"(it writes data/checkpoints/{name}.pt and its model card).")
+    state, card = load_checkpoint(path, map_location="cpu")
+    model = build(config_cls(**card["config"]))
+    model.load_state_dict(state)
+    return model.to(device or vidgen_lib.device()).eval()

@@ -49,7 +49,7 @@ def doctor() -> int:
     except Exception as err:  # a diagnosis tool reports problems instead of stopping at the first
         print(f"digit sprites  PROBLEM: {err}")
     if os.environ.get("VIDGEN_MNIST_DIR"):
-        print(f"MNIST IDX dir  set (VIDGEN_MNIST_DIR)")
+        print("MNIST IDX dir  set (VIDGEN_MNIST_DIR)")
     shipped = sorted(p.stem for p in vidgen_lib.CHECKPOINT_DIR.glob("*.pt"))
     print(f"checkpoints    {', '.join(shipped) or 'none'}")
     print(f"models         {', '.join(models.available()) or 'none'}")

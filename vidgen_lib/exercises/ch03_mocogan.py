@@ -6,24 +6,15 @@ library's own functions in ``vidgen_lib.models.mocogan``.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
-from vidgen_lib.exercises import ExerciseError, call, passed, register
+from vidgen_lib.exercises import ExerciseError, as_tensor, call, passed, register
 from vidgen_lib.models import mocogan
-
-
-def _tensor(exercise: str, value: Any, shape: tuple[int, ...], what: str) -> Tensor:
-    """The learner's result as a tensor of the expected shape, or an ExerciseError naming the problem."""
-    if not isinstance(value, Tensor):
-        raise ExerciseError(f"Exercise {exercise}: return a torch.Tensor ({what}), got {type(value).__name__}.")
-    if tuple(value.shape) != shape:
-        raise ExerciseError(f"Exercise {exercise}: {what} should have shape {shape}, got {tuple(value.shape)}.")
-    return value
 
 
 @register("3.1")
@@ -37,7 +28,7 @@ def check_frame_latents(frame_latents: Callable[..., Tensor]) -> None:
     if isinstance(got, Tensor) and tuple(got.shape) == (b * t, dc + dm):
         raise ExerciseError("Exercise 3.1: keep the time axis: return (B, T, D), one latent per frame of each "
                             "video, not (B * T, D); the generator flattens later.")
-    got = _tensor("3.1", got, (b, t, dc + dm), "the latents (B, T, dim_content + dim_motion)")
+    got = as_tensor("3.1", got, (b, t, dc + dm), "the latents (B, T, dim_content + dim_motion)")
     want = mocogan.frame_latents(z_content, z_motion)
     if not torch.allclose(got, want):
         if torch.allclose(got, torch.cat([z_motion, want[..., :dc]], dim=-1)):
@@ -53,7 +44,7 @@ def check_frame_latents(frame_latents: Callable[..., Tensor]) -> None:
     if isinstance(got, Tensor) and tuple(got.shape) == (b, t, dc + dm):
         raise ExerciseError("Exercise 3.1: z_action was ignored: when it is given, put it between z_C and z_M(t), "
                             "repeated over time like z_C.")
-    got = _tensor("3.1", got, (b, t, dc + da + dm),
+    got = as_tensor("3.1", got, (b, t, dc + da + dm),
                   "the latents with an action code (B, T, dim_content + num_actions + dim_motion)")
     if not torch.allclose(got, mocogan.frame_latents(z_content, z_motion, z_action)):
         raise ExerciseError("Exercise 3.1: with an action code the order is [z_C, z_A, z_M(t)], and z_A, like z_C, "
@@ -70,7 +61,7 @@ def check_motion_codes(motion_codes: Callable[..., Tensor]) -> None:
     h0, noise = torch.randn(b, dm), torch.randn(b, t, dm)
     with torch.no_grad():
         got = call("3.2", motion_codes, gru, h0, noise)
-        got = _tensor("3.2", got, (b, t, dm), "the motion codes (B, T, dim_motion)")
+        got = as_tensor("3.2", got, (b, t, dm), "the motion codes (B, T, dim_motion)")
         want = mocogan.motion_codes(gru, h0, noise)
         if torch.allclose(got, want, atol=1e-6):
             passed("3.2", "z_M(t) = h_t with h_t = GRU(ε_t, h_{t-1}), for t = 1..T.")
@@ -99,7 +90,7 @@ def check_sample_frames(sample_frames: Callable[..., Tensor]) -> None:
     torch.manual_seed(33)
     picks = []
     for _ in range(3):
-        got = _tensor("3.3", call("3.3", sample_frames, videos, n), (n, c, h, w), "the frames (n, C, H, W)")
+        got = as_tensor("3.3", call("3.3", sample_frames, videos, n), (n, c, h, w), "the frames (n, C, H, W)")
         match = (got.detach()[:, None] - frames[None]).abs().flatten(2).amax(-1) < 1e-6  # (n, B*T)
         if not match.any(1).all():
             raise ExerciseError(

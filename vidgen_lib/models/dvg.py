@@ -39,9 +39,8 @@ from einops import rearrange, repeat
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-import vidgen_lib
 from vidgen_lib import losses
-from vidgen_lib.checkpoints import load_checkpoint
+from vidgen_lib.checkpoints import load_model
 from vidgen_lib.datasets import ACTIONS, ActionShapes
 from vidgen_lib.datasets.shapes import RGB
 from vidgen_lib.metrics import copy_last_frame, psnr, ssim
@@ -485,14 +484,7 @@ def train(config: Config, steps: int | None = None, *, run_dir: str | Path | Non
 
 def load_pretrained(device: torch.device | str | None = None, path: str | Path | None = None) -> DVG:
     """The shipped checkpoint ``data/checkpoints/dvg.pt``, checked against its card, in eval mode."""
-    path = Path(path) if path is not None else vidgen_lib.CHECKPOINT_DIR / f"{CHECKPOINT}.pt"
-    if not path.exists():
-        raise FileNotFoundError(f"No DVG checkpoint at {path.name}: train it with "
-                                "`python -m vidgen_lib train dvg` (about 25 minutes on one CPU thread).")
-    state, card = load_checkpoint(path, map_location="cpu")
-    model = build(Config(**card["config"]))
-    model.load_state_dict(state)
-    return model.to(device or vidgen_lib.device()).eval()
+    return load_model(CHECKPOINT, Config, build, device, path)
 
 
 __all__ = ["Config", "DVG", "build", "train", "predict", "load_pretrained", "gaussian_kl", "reparameterize",

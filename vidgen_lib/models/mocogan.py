@@ -28,8 +28,7 @@ from einops import rearrange, repeat
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-import vidgen_lib
-from vidgen_lib.checkpoints import load_checkpoint
+from vidgen_lib.checkpoints import load_model
 from vidgen_lib.datasets import MovingDigits, video_batch
 from vidgen_lib.losses import discriminator_loss
 from vidgen_lib.metrics import generator_scores
@@ -432,14 +431,7 @@ def _expand(code: Tensor, n: int, ndim: int) -> Tensor:
 
 def load_pretrained(device: torch.device | str | None = None, path: str | Path | None = None) -> MoCoGAN:
     """The shipped checkpoint ``data/checkpoints/mocogan.pt``, checked against its card, in eval mode."""
-    path = Path(path) if path is not None else vidgen_lib.CHECKPOINT_DIR / f"{CHECKPOINT}.pt"
-    if not path.exists():
-        raise FileNotFoundError(f"No MoCoGAN checkpoint at {path.name}: train it with "
-                                "`python -m vidgen_lib train mocogan` (about 45 minutes on one CPU core).")
-    state, card = load_checkpoint(path, map_location="cpu")
-    model = build(Config(**card["config"]))
-    model.load_state_dict(state)
-    return model.to(device or vidgen_lib.device()).eval()
+    return load_model(CHECKPOINT, Config, build, device, path)
 
 
 def blend_content(model: MoCoGAN, z_from: Tensor, z_to: Tensor, alphas: list[float] | Tensor,

@@ -23,8 +23,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
-import vidgen_lib
-from vidgen_lib.checkpoints import load_checkpoint
+from vidgen_lib.checkpoints import load_model
 from vidgen_lib.datasets.digits import load_digit_sprites
 from vidgen_lib.datasets.shifting import (ShiftingDigits, fit_sinusoid, oscillator_batch, roll_frames,
                                           shifting_digit_batch)
@@ -440,14 +439,7 @@ def train(config: Config, steps: int | None = None, *, run_dir: str | Path | Non
 
 def load_pretrained(device: torch.device | str | None = None, path: str | Path | None = None) -> TDVAE:
     """The shipped checkpoint ``data/checkpoints/tdvae.pt``, checked against its card, in eval mode."""
-    path = Path(path) if path is not None else vidgen_lib.CHECKPOINT_DIR / f"{CHECKPOINT}.pt"
-    if not path.exists():
-        raise FileNotFoundError(f"No TD-VAE checkpoint at {path.name}: train it with "
-                                "`python -m vidgen_lib train tdvae` (about 20 minutes on one CPU thread).")
-    state, card = load_checkpoint(path, map_location="cpu")
-    model = build(Config(**card["config"]))
-    model.load_state_dict(state)
-    return model.to(device or vidgen_lib.device()).eval()
+    return load_model(CHECKPOINT, Config, build, device, path)
 
 
 # --- the noisy oscillator (Sec. 5.3) --------------------------------------------------------------

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 import vidgen_lib
-from vidgen_lib.checkpoints import load_checkpoint
+from vidgen_lib.checkpoints import load_model
 from vidgen_lib.datasets import MovingDigits
 from vidgen_lib.losses import discriminator_loss, generator_loss
 from vidgen_lib.train import Trainer, infinite_batches
@@ -426,15 +426,4 @@ def load_pretrained(device: torch.device | str | None = None, *, name: str = "vg
         FileNotFoundError: the checkpoint is missing (the message says how to train it).
         CheckpointError: the file does not match its model card.
     """
-    from vidgen_lib.checkpoints import read_card
-
-    path = vidgen_lib.CHECKPOINT_DIR / f"{name}.pt"
-    if not path.exists():
-        raise FileNotFoundError(f"No shipped VGAN checkpoint {path.name} in data/checkpoints. "
-                                f"Train it with `python -m vidgen_lib train {name}` (about 45 minutes "
-                                "on one CPU thread); it writes the checkpoint and its model card.")
-    config = Config(**read_card(path)["config"])
-    state, _ = load_checkpoint(path, expected_config=config)
-    model = build(config)
-    model.load_state_dict(state)
-    return model.to(device or vidgen_lib.device()).eval()
+    return load_model(name, Config, build, device)

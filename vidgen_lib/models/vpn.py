@@ -43,8 +43,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-import vidgen_lib
-from vidgen_lib.checkpoints import load_checkpoint
+from vidgen_lib.checkpoints import load_model
 from vidgen_lib.datasets import MovingDigits, video_batch
 from vidgen_lib.metrics import bits_per_dim, validate_video
 from vidgen_lib.runtime import seed_everything
@@ -613,11 +612,4 @@ def train(config: Config, steps: int | None = None, *, run_dir: str | Path | Non
 def load_pretrained(device: torch.device | str | None = None, path: str | Path | None = None, *,
                     name: str = CHECKPOINT) -> VPN:
     """The shipped checkpoint ``data/checkpoints/<name>.pt``, checked against its card, in eval mode."""
-    path = Path(path) if path is not None else vidgen_lib.CHECKPOINT_DIR / f"{name}.pt"
-    if not path.exists():
-        raise FileNotFoundError(f"No checkpoint at {path.name}: train it with `python -m vidgen_lib train {name}` "
-                                "(about 35 minutes on one CPU thread).")
-    state, card = load_checkpoint(path, map_location="cpu")
-    model = build(Config(**card["config"]))
-    model.load_state_dict(state)
-    return model.to(device or vidgen_lib.device()).eval()
+    return load_model(name, Config, build, device, path)
