@@ -1,4 +1,5 @@
-"""DVG (action-conditioned SVG-LP): shapes, the prior's causality, actions, the KL, gradients, overfitting."""
+"""DVG (action-conditioned SVG-LP): shapes, the prior's causality, actions, the KL, free bits, gradients,
+overfitting, the random distractor, and the shipped model's samples."""
 from __future__ import annotations
 
 import pytest
@@ -6,13 +7,14 @@ import torch
 from torch.distributions import Normal, kl_divergence
 
 from vidgen_lib.datasets import ActionShapes, apply_actions
+from vidgen_lib.datasets.base import bounce_in_box
 from vidgen_lib.models import dvg, get
 
 
 def tiny_config(**changes) -> dvg.Config:
     """A DVG small enough to train in seconds: 16x16 frames, 2 + 4 frames."""
     base = dict(frame_size=16, context=2, horizon=4, width=8, g_dim=16, z_dim=4, rnn_size=32,
-                latent_rnn_size=16, batch_size=4, eval_videos=0, action_maps=True)
+                latent_rnn_size=16, batch_size=4, eval_videos=0, action_maps=True, z_maps=True)
     return dvg.Config(**{**base, **changes})
 
 
@@ -87,6 +89,44 @@ def test_a_changed_action_changes_the_prediction(model):
     assert (a - b).abs().max() > 1e-4
 
 
+def test_z_reaches_the_decoder_through_its_maps(model):
+    batch = tiny_batch(model.config)
+    h, skips = model.encode(batch["video"])
+    skip = [s[:, 0] for s in skips]
+    g, action = torch.zeros(4, model.config.g_dim), batch["actions"][:, 0]
+    z = torch.zeros(4, model.config.z_dim)
+    with torch.no_grad():
+        a = model.decoder(g, skip, model.decoder_maps(action, z))
+        b = model.decoder(g, skip, model.decoder_maps(action, z + 1))  # same g: only the maps differ
+    assert (a - b).abs().max() > 1e-4
+    assert model.decoder_maps(action, z).shape == (4, 5 + model.config.z_dim)
+
+
+def test_free_bits_charge_at_least_lambda_per_dim_and_step():
+    torch.manual_seed(0)
+    video = torch.rand(3, 3, 5, 8, 8)
+    mu_q, logvar_q, mu_p, logvar_p = (torch.randn(3, 4, 2, requires_grad=True) for _ in range(4))  # (B, T-1, z_dim)
+    out = {"recon": video[:, :, 1:].clone(), "mu_q": mu_q, "logvar_q": logvar_q, "mu_p": mu_q, "logvar_p": logvar_q}
+    free = dvg.dvg_loss(out, video, beta=2.0, free_bits=0.25)  # posterior = prior: KL 0, a perfect reconstruction
+    assert free["kl"].item() == 0 and free["recon_mse"].item() == 0
+    assert free["loss"].item() == pytest.approx(2.0 * 0.25 * 4 * 2)  # lambda for each of 4 steps x 2 dims
+
+    def grads(free_bits: float, shift: float) -> tuple[torch.Tensor, torch.Tensor]:
+        out.update(mu_p=mu_p + shift, logvar_p=logvar_p)
+        loss = dvg.dvg_loss(out, video, beta=2.0, free_bits=free_bits)["loss"]
+        return torch.autograd.grad(loss, [mu_q, mu_p])
+
+    # a large KL: free bits change nothing
+    assert all(torch.allclose(a, b) for a, b in zip(grads(0.0, 3.0), grads(0.25, 3.0)))
+    # a KL below lambda: nothing pulls the posterior, but the prior still learns to match it
+    with torch.no_grad():
+        mu_p.copy_(mu_q + 0.05)
+        logvar_p.copy_(logvar_q)
+    to_q, to_p = grads(0.25, 0.0)
+    assert to_q.abs().max() == 0 and to_p.abs().max() > 0
+    assert torch.allclose(to_p, grads(0.0, 0.0)[1])
+
+
 def test_gaussian_kl_matches_torch_distributions():
     torch.manual_seed(0)
     mu_q, logvar_q, mu_p, logvar_p = torch.randn(4, 3, 5).unbind(0)  # each (3, 5)
@@ -135,6 +175,64 @@ def test_agent_centroids_follow_apply_actions():
     moves = found[1:] - found[:-1]
     assert torch.allclose(moves, positions[1:] - positions[:-1], atol=1e-4)  # the centroid moves with the agent
     assert dvg.position_error(video, video, color).item() == 0.0
+
+
+def test_the_turning_distractor_is_an_option_and_repeatable():
+    plain = ActionShapes("test", num_videos=8, num_frames=12, frame_size=32)
+    room = 32 - plain.shape_size
+    path = next(p for p in (plain[i]["distractor_positions"].double() for i in range(8))
+                if ((p[0] > 2) & (p[0] < room - 2)).all())  # (T, 2), far enough from the walls: no bounce at once
+    straight, _ = bounce_in_box(path[0].numpy(), (path[1] - path[0]).numpy(), 12, room)
+    assert torch.allclose(path, torch.from_numpy(straight), atol=1e-4)  # default: one straight bouncing path
+    turning = ActionShapes("test", num_videos=2, num_frames=12, frame_size=32, distractor_turn_prob=1.0)
+    item = turning[0]
+    moves = item["distractor_positions"].diff(dim=0)
+    assert (moves.norm(dim=-1) <= 2.0 + 1e-4).all()  # never faster than its speed (slower where it bounces)
+    free = moves[(moves.norm(dim=-1) - 2.0).abs() < 1e-4] / 2.0  # unit directions of the moves without a bounce
+    assert (free.abs() - free[0].abs()).abs().max() > 0.1  # ... not one velocity with reflected signs
+    again = turning.with_actions(0, torch.zeros(11, dtype=torch.long))
+    assert torch.equal(again["distractor_positions"], item["distractor_positions"])  # the actions do not move it
+    assert torch.equal(plain[1]["video"], ActionShapes("test", num_videos=8, num_frames=12, frame_size=32,
+                                                       distractor_turn_prob=0.0)[1]["video"])
+    with pytest.raises(ValueError, match="distractor_turn_prob"):
+        ActionShapes("test", num_videos=2, distractor_turn_prob=1.5)
+
+
+def test_diversity_is_zero_for_identical_samples_and_sees_a_moved_distractor():
+    config = tiny_config(frame_size=32)
+    batch = dvg.heldout_batch(config, 3)
+    future = batch["video"][:, :, config.context:]
+    same = dvg.diversity(torch.stack([future, future]), batch)
+    assert same["spread_px/agent"] == 0 and same["spread_px/distractor"] == 0
+    assert same["distractor_error_px/one_sample"] == pytest.approx(0, abs=1e-5)
+    assert same["distractor_error_px/best_of_k"] == same["distractor_error_px/one_sample"]
+    data = dvg.heldout_data(config, 3)
+    shifted = future.clone()
+    for i in range(3):  # erase the distractor (where the agent is not) in the second sample
+        masks = data[i]["masks"][config.context:]
+        shifted[i][:, masks == 2] = 0
+    diverse = dvg.diversity(torch.stack([future, shifted]), batch)
+    assert diverse["spread_px/agent"] == 0 and diverse["spread_px/distractor"] > 0
+    assert diverse["distractor_error_px/best_of_k"] < diverse["distractor_error_px/one_sample"]
+
+
+def test_the_shipped_model_is_stochastic_and_follows_the_actions():
+    model = dvg.load_pretrained()
+    batch = dvg.heldout_batch(model.config, 32)
+    found = dvg.diversity(dvg.sample_futures(model, batch, k=4, seed=0), batch)
+    assert found["spread_px/distractor"] > 0.5  # samples under the same actions differ ...
+    assert found["distractor_error_px/best_of_k"] < found["distractor_error_px/one_sample"]  # ... and one can be right
+    preds = dvg.baseline_predictions(model, batch, seed=0)
+    future = batch["video"][:, :, model.config.context:]
+    errors = {name: dvg.position_error(pred, future, batch["color"]).mean().item() for name, pred in preds.items()}
+    assert errors["dvg"] < errors["copy_last"] and errors["dvg"] < 0.7 * errors["random_actions"], errors
+    torch.manual_seed(0)
+    with torch.no_grad():
+        post, prior = model(batch["video"], batch["actions"]), model(batch["video"], batch["actions"], use_prior=True)
+    kl = dvg.gaussian_kl(post["mu_q"], post["logvar_q"], post["mu_p"], post["logvar_p"]).sum(1).mean()
+    assert kl > 1.0  # nats per clip: the posterior did not collapse onto the prior ...
+    mse = [dvg.dvg_loss(out, batch["video"], beta=0.0)["recon_mse"] for out in (post, prior)]
+    assert mse[0] < mse[1]  # ... and what z learned from frame t helps the decoder
 
 
 def test_load_pretrained_with_a_missing_file_says_how_to_train(tmp_path):

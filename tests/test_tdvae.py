@@ -124,6 +124,65 @@ def test_overfits_a_tiny_batch() -> None:
     assert sum(losses[-5:]) / 5 < 0.4 * losses[0]
 
 
+def test_pairs_per_sequence_average_the_single_pair_losses() -> None:
+    """K pairs per sequence (one belief run) give the mean of the K single-pair losses, draw for draw."""
+    torch.manual_seed(0)
+    model = tdvae.build(small_config())
+    x = (torch.rand(2, 6, 64) > 0.5).float()
+    t1, t2 = torch.tensor([[0, 2, 1], [3, 0, 1]]), torch.tensor([[1, 5, 4], [5, 3, 2]])
+    noise = (torch.randn(6, 6), torch.randn(6, 6))  # rows ordered (sequence, pair)
+    both = tdvae.tdvae_loss(model, x, t1, t2, noise=noise)
+    singles = [tdvae.tdvae_loss(model, x, t1[:, k], t2[:, k], noise=(noise[0][k::3], noise[1][k::3]))
+               for k in range(3)]
+    for name in ("loss", "recon_nll", "kl_smoothing", "kl_transition"):
+        assert torch.allclose(both[name], torch.stack([s[name] for s in singles]).mean(), atol=1e-5)
+
+
+def test_analytic_kl_has_the_sampled_terms_expectation() -> None:
+    """Closed-form KL terms equal the single-sample estimates averaged over many draws, with far less spread."""
+    torch.manual_seed(0)
+    sampled = tdvae.build(small_config())
+    analytic = tdvae.build(small_config(analytic_kl=True))
+    analytic.load_state_dict(sampled.state_dict())
+    x = (torch.rand(1, 6, 64) > 0.5).float().expand(20_000, -1, -1)
+    t1, t2 = torch.full((20_000,), 1), torch.full((20_000,), 4)
+    with torch.no_grad():
+        torch.manual_seed(1)
+        a = tdvae.tdvae_loss(analytic, x, t1, t2)
+        torch.manual_seed(1)
+        s = tdvae.tdvae_loss(sampled, x, t1, t2)
+    for name in ("kl_smoothing", "kl_transition", "loss"):
+        assert abs(float(a[name] - s[name])) < 0.05, name
+    assert torch.equal(a["recon_nll"], s["recon_nll"])  # the same draws of z_t2
+
+
+def test_residual_transition_predicts_a_change_of_state() -> None:
+    config = small_config(residual_transition=True)
+    model = tdvae.build(config)
+    with torch.no_grad():
+        for p in model.transition.parameters():
+            p.zero_()
+    z = torch.randn(4, config.latent_size)
+    cond = torch.cat([z, *model.jump_code(torch.tensor([1, 2, 3, 1]))], -1)
+    _, mu, logvar = model.transition.sample(cond)
+    assert torch.allclose(mu, z) and torch.equal(logvar, torch.zeros_like(logvar))  # head output 0: no change
+    plain = tdvae.build(small_config())
+    with torch.no_grad():
+        for p in plain.transition.parameters():
+            p.zero_()
+    assert torch.equal(plain.transition.sample(cond)[1], torch.zeros_like(z))
+
+
+def test_jump_codes() -> None:
+    dt = torch.tensor([1, 3, 5])
+    assert torch.allclose(tdvae.build(small_config(max_jump=5)).jump_code(dt)[0][:, 0], dt / 5)
+    code = tdvae.build(small_config(jump_one_hot=6)).jump_code(dt)[0]
+    assert code.shape == (3, 6) and torch.equal(code.argmax(-1), dt - 1) and torch.equal(code.sum(-1), torch.ones(3))
+    assert tdvae.build(small_config(jump_input=False)).jump_code(dt) == []
+    with pytest.raises(ValueError, match="jumps of 1..6"):
+        tdvae.build(small_config(jump_one_hot=6)).jump_code(torch.tensor([7]))
+
+
 def test_predict_shapes_range_and_seed() -> None:
     torch.manual_seed(0)
     model = tdvae.build(small_config()).eval()
@@ -222,3 +281,37 @@ def test_check_6_3(capsys) -> None:
 def test_config_round_trips_through_a_card() -> None:
     config = tdvae.Config.preset("oscillator")
     assert tdvae.Config(**dataclasses.asdict(config)) == config
+
+
+def test_oscillator_scores_of_a_perfect_rollout() -> None:
+    data = oscillator_batch(50, 60, generator=torch.Generator().manual_seed(0), omega_range=(0.25, 0.35),
+                            phase_noise=0.0)
+    times = torch.arange(20, 60)
+    clean = data["clean"][..., 0]
+    result = {"observed": data["x"][:, :20, 0], "truth": clean, "times": times, "rollout": clean[:, times],
+              "omega": data["omega"], "amplitude": data["amplitude"]}
+    s = tdvae.oscillator_scores(result)
+    assert s["rmse"] == 0 and s["rmse_zero"] > 0.4 and s["rmse_last"] > 0.4
+    assert s["omega_error"] < 0.005 and s["amplitude_error"] < 0.02 and s["amplitude_corr"] > 0.99
+    assert abs(s["omega_rollout"] - float(data["omega"].mean())) < 0.005
+
+
+def test_linear_probe_r2() -> None:
+    gen = torch.Generator().manual_seed(0)
+    features = torch.randn(400, 5, generator=gen)
+    targets = torch.stack([features @ torch.arange(5.0) + 2, torch.randn(400, generator=gen)], dim=1)
+    r2 = tdvae.linear_probe_r2(features[:300], targets[:300], features[300:], targets[300:])
+    assert r2[0] > 0.999 and abs(float(r2[1])) < 0.1
+
+
+def test_direct_rollouts_jump_once_from_the_same_state() -> None:
+    torch.manual_seed(0)
+    model = tdvae.build(dataclasses.replace(tdvae.Config.preset("oscillator"), pre_hidden=8, belief_size=8))
+    direct = tdvae.oscillator_rollouts(model, 3, context=6, first_jump=2, unit_steps=3, mean=True, direct=True)
+    for k in range(4):
+        one = tdvae.rollout(model, direct["observed"][..., None], [2 + k], mean=True)[:, 0, 0]
+        assert torch.allclose(direct["rollout"][:, k], one)
+    chained = tdvae.oscillator_rollouts(model, 3, context=6, first_jump=2, unit_steps=3, mean=True)
+    assert torch.equal(chained["rollout"][:, 0], direct["rollout"][:, 0])  # the first jump is the same
+    assert torch.equal(chained["truth"], direct["truth"]) and direct["rollout"].shape == (3, 4)
+    assert set(tdvae.oscillator_belief_probe(model, 40, context=6)) == {"x_now", "x_next", "amplitude"}

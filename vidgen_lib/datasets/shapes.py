@@ -88,6 +88,29 @@ def apply_actions(
     return torch.tensor(np.stack(trajectory), dtype=torch.float32)
 
 
+def wander_in_box(start: np.ndarray, velocity: np.ndarray, num_frames: int, high: float, turn_prob: float,
+                  rng: np.random.Generator) -> np.ndarray:
+    """Like ``bounce_in_box``, but before each move the point takes, with probability ``turn_prob``, a
+    fresh direction uniform on the circle (same speed): a random walk with momentum.
+
+    Args:
+        start: ``(2,)`` position at frame 0 inside ``[0, high]``; velocity: ``(2,)`` the first move.
+    Returns:
+        positions ``(T, 2)``.
+    """
+    speed = float(np.hypot(*velocity))
+    turns = rng.random(num_frames - 1) < turn_prob
+    angles = rng.uniform(0, 2 * np.pi, size=num_frames - 1)
+    positions, p, v = [np.array(start, dtype=np.float64)], np.array(start, dtype=np.float64), np.array(velocity)
+    for t in range(num_frames - 1):
+        if turns[t]:
+            v = speed * np.array([np.sin(angles[t]), np.cos(angles[t])])
+        p, v = bounce_in_box(p, v, 2, high)
+        p, v = p[-1], v[-1]
+        positions.append(p.copy())
+    return np.stack(positions)
+
+
 def caption(shape: int, color: int, direction: int) -> str:
     """The sentence for one moving shape, e.g. ``"a red circle moves left"``."""
     return f"a {COLORS[color]} {SHAPES[shape]} moves {DIRECTIONS[direction]}"
@@ -205,6 +228,9 @@ class ActionShapes(SyntheticVideos):
         step: pixels moved per action, default ``frame_size // 16``.
         distractor: add a second shape that bounces at constant speed in a random direction.
         distractor_speed: its pixels per frame, default ``step``.
+        distractor_turn_prob: chance per frame that the distractor takes a fresh random direction
+            (same speed) before it moves, as Stochastic Moving MNIST redraws velocities; the default
+            0 keeps it on one straight bouncing path.
     """
 
     def __init__(
@@ -219,10 +245,13 @@ class ActionShapes(SyntheticVideos):
         step: int | None = None,
         distractor: bool = True,
         distractor_speed: float | None = None,
+        distractor_turn_prob: float = 0.0,
     ) -> None:
         super().__init__(split, num_videos, num_frames, frame_size, seed)
         shape_size = frame_size // 4 if shape_size is None else shape_size
         step = max(1, frame_size // 16) if step is None else step
+        if not 0 <= distractor_turn_prob <= 1:
+            raise ValueError(f"distractor_turn_prob must be in [0, 1], got {distractor_turn_prob!r}.")
         distractor_speed = float(step) if distractor_speed is None else distractor_speed
         if not isinstance(shape_size, int) or not 3 <= shape_size < frame_size:
             raise ValueError(f"shape_size must be an integer in [3, frame_size), "
@@ -234,6 +263,7 @@ class ActionShapes(SyntheticVideos):
             raise ValueError(f"distractor_speed must be in (0, {room}), got {distractor_speed!r}.")
         self.shape_size, self.step = shape_size, step
         self.distractor, self.distractor_speed = bool(distractor), float(distractor_speed)
+        self.distractor_turn_prob = float(distractor_turn_prob)
         self.stamps = [shape_stamp(name, shape_size) for name in SHAPES]
 
     def with_actions(
@@ -264,7 +294,11 @@ class ActionShapes(SyntheticVideos):
         if self.distractor:
             angle = rng.uniform(0, 2 * np.pi)
             velocity = self.distractor_speed * np.array([np.sin(angle), np.cos(angle)])
-            other, _ = bounce_in_box(rng.uniform(0, S - s, size=2), velocity, T, S - s)  # (T, 2)
+            start_other = rng.uniform(0, S - s, size=2)
+            if self.distractor_turn_prob > 0:  # no extra draws otherwise: the default videos stay the same
+                other = wander_in_box(start_other, velocity, T, S - s, self.distractor_turn_prob, rng)
+            else:
+                other, _ = bounce_in_box(start_other, velocity, T, S - s)  # (T, 2)
             corners = np.rint(other).astype(np.int64)
             paint(frames, masks, corners, self.stamps[shapes[1]], RGB[colors[1]], object_id=2)
             item["distractor_positions"] = torch.from_numpy(other.astype(np.float32))

@@ -21,10 +21,15 @@ The parts, and where each comes from:
 - a frame predictor LSTM fed [h_{t-1}, z_t, a_t] -> g_t, decoded to x_hat_t (SVG, Sec. 3; a_t as in
   Oh et al. 2015 / SV2P);
 - the loss sum_t ||x_hat_t - x_t||^2 + beta * KL(q_phi(z_t | x_<=t) || p_psi(z_t | x_<t, a_t)) (SVG,
-  Eq. 3), trained with teacher forcing and beta warmed up linearly (KL annealing, as in SV2P).
+  Eq. 3), trained with teacher forcing and beta warmed up linearly (KL annealing, as in SV2P);
+  optionally with "free bits" (Kingma et al., NIPS 2016): a floor of lambda nats per z dim and step
+  below which the KL is not charged;
+- optionally (``z_maps``) z_t also reaches the decoder as constant feature maps, next to the action's,
+  so that z can move a shape locally rather than through the global code g_t (this course's addition).
 
 At test time z_t is drawn from the learned prior, so the agent follows the actions while the part
-of the future the actions do not explain (the bouncing distractor) is sampled.
+of the future the actions do not explain (the distractor, which in the tutorial world turns at random,
+``distractor_turn_prob``) is sampled.
 
 Taught in ``notebooks/07_dvg.ipynb``. Videos are (B, C, T, H, W) in [0, 1] at every public boundary.
 """
@@ -67,22 +72,30 @@ class Config:
     latent_rnn_size: int = 64  # prior and posterior LSTM width, 1 layer each (SVG: 256)
     prior_sees_action: bool = True  # p(z_t | x_<t, a_t): the prior also gets the action (as in SV2P's conditioning)
     action_maps: bool = False  # also give the decoder a_t as constant feature maps at every scale
+    z_maps: bool = False  # also give the decoder z_t as constant feature maps at every scale
     last_frame_skip: bool = True  # skips from the previous frame (SVG code's --last_frame_skip), else the last context frame
     beta: float = 1e-4  # KL weight after warm-up (SVG: 1e-4)
     warmup_steps: int = 1000  # steps of the linear beta warm-up
+    free_bits: float = 0.0  # nats per z dim and step that the KL term does not charge (Kingma et al. 2016)
+    distractor_turn_prob: float = 0.0  # the world: chance per frame that the distractor turns at random
     batch_size: int = 16  # (SVG: 100)
     lr: float = 2e-3  # (SVG: 2e-3)
     num_videos: int = 100_000  # training videos (each a pure function of its index)
     eval_videos: int = 256  # N of the test-split metrics written into the model card
-    steps: int = 1500  # about 10 minutes on one CPU thread
+    steps: int = 3000  # about 15 minutes on one idle CPU thread (longer on a busy one)
 
     @classmethod
     def preset(cls, name: str) -> "Config":
-        """``tutorial``: 32x32, 2 + 8 frames, minutes on one CPU thread; ``full``: SVG's sizes at 64x64."""
+        """``tutorial``: 32x32, 2 + 8 frames, minutes on one CPU thread; ``full``: SVG's sizes at 64x64.
+
+        Both use the world whose distractor turns at random, z maps in the decoder and free bits: without
+        them the KL collapses and all samples under the same actions are the same (notebook 07, Sec. 6).
+        """
+        stochastic = dict(action_maps=True, z_maps=True, free_bits=0.25, distractor_turn_prob=0.3)
         if name == "tutorial":
-            return cls(action_maps=True)
+            return cls(**stochastic)
         if name == "full":
-            return cls(action_maps=True, frame_size=64, context=2, horizon=10, width=64, g_dim=128, z_dim=16, rnn_size=256,
+            return cls(**stochastic, frame_size=64, context=2, horizon=10, width=64, g_dim=128, z_dim=16, rnn_size=256,
                        latent_rnn_size=256, warmup_steps=10_000, batch_size=64, lr=2e-3, eval_videos=1024,
                        steps=100_000)
         raise ValueError(f"Unknown preset {name!r}: use 'tutorial' or 'full'.")
@@ -157,26 +170,27 @@ class Decoder(nn.Module):
     """Mirror of the encoder: g (N, g_dim) and skips -> frames (N, C, H, W) in [0, 1] (SVG's skip decoder).
 
     With ``action_maps``, the one-hot action (N, A) is also concatenated as constant maps before every
-    upsampling, so that moving the agent can be learned locally, next to the skip features.
+    upsampling, so that moving the agent can be learned locally, next to the skip features; with
+    ``z_maps`` the latent z_t (N, z_dim) is too, so that z can move the distractor locally.
     """
 
     def __init__(self, config: Config) -> None:
         super().__init__()
         w, n = config.width, config.frame_size.bit_length() - 3
-        a = config.num_actions if config.action_maps else 0
+        a = (config.num_actions if config.action_maps else 0) + (config.z_dim if config.z_maps else 0)
         widths = [w * 2**i for i in reversed(range(n))]  # e.g. 128, 64, 32
         self.inp = nn.Sequential(nn.ConvTranspose2d(config.g_dim, widths[0], 4, 1, 0), nn.GroupNorm(8, widths[0]),
                                  nn.LeakyReLU(0.2))  # 1x1 -> 4x4
         self.blocks = nn.ModuleList(_up(2 * c_in + a, c_out) for c_in, c_out in zip(widths, widths[1:]))
         self.out = nn.ConvTranspose2d(2 * widths[-1] + a, config.channels, 4, 2, 1)
 
-    def forward(self, g: Tensor, skips: list[Tensor], action: Tensor | None = None) -> Tensor:
-        """g (N, g_dim), skips [(N, c_l, h_l, w_l)], action (N, A) one-hot (``action_maps`` only)."""
+    def forward(self, g: Tensor, skips: list[Tensor], maps: Tensor | None = None) -> Tensor:
+        """g (N, g_dim), skips [(N, c_l, h_l, w_l)], maps (N, M): the one-hot action and/or z_t, or None."""
         x = self.inp(rearrange(g, "n g -> n g 1 1"))
         for block, skip in zip([*self.blocks, self.out], reversed(skips)):
             parts = [x, skip]  # skip connection from the previous (or last context) frame
-            if action is not None:
-                parts.append(repeat(action, "n a -> n a h w", h=skip.shape[2], w=skip.shape[3]))
+            if maps is not None:
+                parts.append(repeat(maps, "n m -> n m h w", h=skip.shape[2], w=skip.shape[3]))
             x = block(torch.cat(parts, dim=1))
         return torch.sigmoid(x)
 
@@ -245,16 +259,20 @@ class DVG(nn.Module):
             h_prev = torch.cat([h_prev, action_one_hot(action, self.config.num_actions)], -1)
         return self.prior(h_prev, state)
 
-    def decoder_action(self, action: Tensor) -> Tensor | None:
-        """a_t one-hot (B, A) for the decoder's action maps, or None without them."""
-        return action_one_hot(action, self.config.num_actions) if self.config.action_maps else None
+    def decoder_maps(self, action: Tensor, z: Tensor) -> Tensor | None:
+        """What the decoder gets as constant maps: [one_hot(a_t), z_t] (B, A + z_dim), either part
+        only with ``action_maps`` / ``z_maps``, or None without both."""
+        parts = [action_one_hot(action, self.config.num_actions)] if self.config.action_maps else []
+        parts += [z] if self.config.z_maps else []
+        return torch.cat(parts, dim=-1) if parts else None
 
     def predictor_step(self, h_prev: Tensor, z: Tensor, action: Tensor, state):
         """g_t = LSTM([h_{t-1}, z_t, a_t]) with a_t one-hot (SVG Sec. 3 + the action, Oh et al. 2015)."""
         g, state = self.predictor(torch.cat([h_prev, z, action_one_hot(action, self.config.num_actions)], -1), state)
         return torch.tanh(g), state
 
-    def forward(self, video: Tensor, actions: Tensor, context: int | None = None) -> dict[str, Tensor]:
+    def forward(self, video: Tensor, actions: Tensor, context: int | None = None,
+                use_prior: bool = False) -> dict[str, Tensor]:
         """Teacher-forced pass over a training clip (SVG's training loop).
 
         Args:
@@ -262,6 +280,8 @@ class DVG(nn.Module):
             actions: (B, T-1) int, action t moves frame t to frame t+1.
             context: observed frames (default ``config.context``): with ``last_frame_skip=False``
                 later frames use the skips of the last context frame, otherwise of the frame before.
+            use_prior: draw z_t from the learned prior instead of the posterior (a diagnosis: how much
+                better the frames get when z has seen frame t).
         Returns:
             ``recon`` (B, C, T-1, H, W) in [0, 1], predictions of frames 1..T-1; ``mu_q``, ``logvar_q``,
             ``mu_p``, ``logvar_p`` (B, T-1, z_dim), posterior and prior of z_1..z_{T-1}.
@@ -276,10 +296,10 @@ class DVG(nn.Module):
         for t in range(1, t_total):  # only as far as the last frame the loss uses
             mu_q, logvar_q, post_state = self.posterior(h[:, t], post_state)  # sees frame t
             mu_p, logvar_p, prior_state = self.prior_step(h[:, t - 1], actions[:, t - 1], prior_state)  # frames < t only
-            z = reparameterize(mu_q, logvar_q)  # training: z_t from the posterior
+            z = reparameterize(mu_p, logvar_p) if use_prior else reparameterize(mu_q, logvar_q)  # training: z_t ~ q
             g, pred_state = self.predictor_step(h[:, t - 1], z, actions[:, t - 1], pred_state)
             s = t - 1 if self.config.last_frame_skip else min(t - 1, context - 1)
-            recon.append(self.decoder(g, [skip[:, s] for skip in skips], self.decoder_action(actions[:, t - 1])))
+            recon.append(self.decoder(g, [skip[:, s] for skip in skips], self.decoder_maps(actions[:, t - 1], z)))
             stats.append(torch.stack([mu_q, logvar_q, mu_p, logvar_p]))
         stats = rearrange(torch.stack(stats), "t k b z -> k b t z")
         return {"recon": torch.stack(recon, dim=2), "mu_q": stats[0], "logvar_q": stats[1],
@@ -293,18 +313,32 @@ def build(config: Config) -> DVG:
 
 # --- the loss -----------------------------------------------------------------------------------
 
-def dvg_loss(out: dict[str, Tensor], video: Tensor, beta: float) -> dict[str, Tensor]:
+def dvg_loss(out: dict[str, Tensor], video: Tensor, beta: float, free_bits: float = 0.0) -> dict[str, Tensor]:
     """SVG's objective (Eq. 3): sum_t MSE(x_hat_t, x_t) + beta * sum_t KL(q(z_t|x_<=t) || p(z_t|x_<t)).
+
+    With ``free_bits`` = lambda > 0, the posterior is charged max(lambda, KL averaged over the batch) per
+    z dim and step instead of the KL ("free bits", Kingma et al., "Improved Variational Inference with
+    Inverse Autoregressive Flow", NIPS 2016): the first lambda nats are free, so the KL term alone
+    cannot push the posterior onto the prior before the decoder has learned to use z. The prior still
+    learns from the whole KL (the posterior held fixed, as in DreamerV2's KL balancing, Hafner et al.,
+    ICLR 2021): without that it would not track the posterior in dims below lambda, and its samples
+    would feed the decoder noise it never saw in training.
 
     Args:
         out: what ``DVG.forward`` returns; video: (B, C, T, H, W) the clip it saw.
     Returns:
         ``loss``, ``recon_mse`` (summed over time, mean over pixels and videos), ``kl`` (summed over
-        time and z dims, mean over videos).
+        time and z dims, mean over videos; the true KL, without free bits).
     """
     recon_mse = ((out["recon"] - video[:, :, 1:]) ** 2).mean(dim=(0, 1, 3, 4)).sum()
-    kl = gaussian_kl(out["mu_q"], out["logvar_q"], out["mu_p"], out["logvar_p"]).sum(dim=1).mean()
-    return {"loss": recon_mse + beta * kl, "recon_mse": recon_mse, "kl": kl}
+    q, p = (out["mu_q"], out["logvar_q"]), (out["mu_p"], out["logvar_p"])
+    kl = losses.gaussian_kl(*q, *p).sum(dim=(1, 2)).mean()
+    if free_bits <= 0:
+        return {"loss": recon_mse + beta * kl, "recon_mse": recon_mse, "kl": kl}
+    kl_q = losses.gaussian_kl(*q, *(x.detach() for x in p))  # (B, T-1, z_dim): moves the posterior only
+    kl_p = losses.gaussian_kl(*(x.detach() for x in q), *p)  # the same values: moves the prior only
+    charged = kl_q.mean(dim=0).clamp(min=free_bits).sum() + kl_p.sum(dim=(1, 2)).mean()
+    return {"loss": recon_mse + beta * charged, "recon_mse": recon_mse, "kl": kl}
 
 
 def training_step(model: DVG, trainer: Trainer, batch: dict[str, Tensor]) -> dict[str, float]:
@@ -312,9 +346,9 @@ def training_step(model: DVG, trainer: Trainer, batch: dict[str, Tensor]) -> dic
     video = batch["video"][:, :, : model.config.num_frames]
     actions = batch["actions"][:, : model.config.num_frames - 1]
     beta = kl_weight(trainer.step, model.config.beta, model.config.warmup_steps)
-    losses = dvg_loss(model(video, actions), video, beta)
-    trainer.update("model", losses["loss"])
-    return {"recon_mse": losses["recon_mse"].item(), "kl": losses["kl"].item()}
+    terms = dvg_loss(model(video, actions), video, beta, model.config.free_bits)
+    trainer.update("model", terms["loss"])
+    return {"recon_mse": terms["recon_mse"].item(), "kl": terms["kl"].item()}
 
 
 # --- prediction ---------------------------------------------------------------------------------
@@ -364,7 +398,7 @@ def predict(model: DVG, context: Tensor, horizon: int, *, actions: Tensor, seed:
         if t < tc:
             h_prev = h[:, t]
             continue
-        frame = model.decoder(g, skip, model.decoder_action(actions[:, t - 1]))
+        frame = model.decoder(g, skip, model.decoder_maps(actions[:, t - 1], z))
         frames.append(frame)
         h_prev, frame_skip = model.encoder(frame * 2 - 1)  # the prediction becomes the next input
         if model.config.last_frame_skip:
@@ -376,14 +410,15 @@ def predict(model: DVG, context: Tensor, horizon: int, *, actions: Tensor, seed:
 # --- measuring: where is the agent? -------------------------------------------------------------
 
 def agent_centroids(video: Tensor, colors: Tensor) -> Tensor:
-    """Centroid (y, x) of the pixels that have the agent's colour, per frame.
+    """Centroid (y, x) of the pixels that have the agent's colour (or any one shape's colour), per frame.
 
-    A pixel is the agent's when each channel is within 0.5 of the agent's RGB (the course's colours
-    are 0/1 per channel, so the distractor never counts). A frame without such pixels gets the
-    frame's centre, so a vanished agent still costs an error.
+    A pixel is the shape's when each channel is within 0.5 of the shape's RGB (the course's colours
+    are 0/1 per channel, so the other shape never counts). A frame without such pixels gets the
+    frame's centre, so a vanished shape still costs an error.
 
     Args:
-        video: (B, 3, T, H, W) in [0, 1]; colors: (B,) indices into ``vidgen_lib.datasets.COLORS``.
+        video: (B, 3, T, H, W) in [0, 1]; colors: (B,) indices into ``vidgen_lib.datasets.COLORS``: the
+            agent's, or the distractor's to find the distractor.
     Returns:
         (B, T, 2) float, in pixels.
     """
@@ -405,16 +440,19 @@ def position_error(pred: Tensor, truth: Tensor, colors: Tensor) -> Tensor:
 
 def heldout_data(config: Config, n: int) -> ActionShapes:
     """The held-out world: ``n`` test-split videos of ``context + horizon`` frames."""
-    return ActionShapes("test", num_videos=n, num_frames=config.num_frames, frame_size=config.frame_size)
+    return ActionShapes("test", num_videos=n, num_frames=config.num_frames, frame_size=config.frame_size,
+                        distractor_turn_prob=config.distractor_turn_prob)
 
 
 def heldout_batch(config: Config, n: int) -> dict[str, Tensor]:
-    """The first n test videos, stacked: ``video`` (n, 3, T, H, W), ``actions`` (n, T-1), ``color`` (n,) of the agent."""
+    """The first n test videos, stacked: ``video`` (n, 3, T, H, W), ``actions`` (n, T-1), ``color`` (n,) of the
+    agent, ``distractor_color`` (n,)."""
     data = heldout_data(config, n)
     items = [data[i] for i in range(n)]
     return {"video": torch.stack([it["video"] for it in items]),
             "actions": torch.stack([it["actions"] for it in items]),
-            "color": torch.stack([it["color"][0] for it in items])}
+            "color": torch.stack([it["color"][0] for it in items]),
+            "distractor_color": torch.stack([it["color"][1] for it in items])}
 
 
 @torch.no_grad()
@@ -438,25 +476,67 @@ def baseline_predictions(model: DVG, batch: dict[str, Tensor], seed: int = 0) ->
 
 
 @torch.no_grad()
-def evaluate(model: DVG, n: int, seed: int = 0) -> dict[str, float]:
+def sample_futures(model: DVG, batch: dict[str, Tensor], k: int, seed: int = 0) -> Tensor:
+    """k futures of every test video under its true actions, z_t drawn from the learned prior.
+
+    Args:
+        batch: from ``heldout_batch``. Returns: (k, B, 3, horizon, H, W) in [0, 1]; sample i uses seed ``seed + i``.
+    """
+    c = model.config
+    context = batch["video"][:, :, : c.context]
+    return torch.stack([predict(model, context, c.horizon, actions=batch["actions"], seed=seed + i) for i in range(k)])
+
+
+def diversity(samples: Tensor, batch: dict[str, Tensor]) -> dict[str, float]:
+    """How k samples under the same actions differ, shape by shape, as SVG's best-of-k evaluation.
+
+    Args:
+        samples: (k, B, 3, horizon, H, W) from ``sample_futures``; batch: from ``heldout_batch``.
+    Returns:
+        ``spread_px/agent`` and ``spread_px/distractor``: the RMS distance of a shape's centroid from
+        its mean over the k samples, averaged over frames and videos (0 when all samples agree);
+        ``distractor_error_px/one_sample``: the distractor's position error of a single sample, and
+        ``distractor_error_px/best_of_k``: of the sample closest to the truth, per video.
+    """
+    k = samples.shape[0]
+    flat = rearrange(samples, "k b c t h w -> (k b) c t h w")
+    future = batch["video"][:, :, -samples.shape[3]:]
+    where = {name: rearrange(agent_centroids(flat, colors.repeat(k)), "(k b) t yx -> k b t yx", k=k)
+             for name, colors in (("agent", batch["color"]), ("distractor", batch["distractor_color"]))}
+    metrics = {}
+    for name, found in where.items():  # found: (k, B, T, 2)
+        spread = (found - found.mean(0)).pow(2).sum(-1).mean(0).sqrt()  # (B, T)
+        metrics[f"spread_px/{name}"] = spread.mean().item()
+    truth = agent_centroids(future, batch["distractor_color"])  # (B, T, 2)
+    error = (where["distractor"] - truth).norm(dim=-1).mean(-1)  # (k, B), per sample and video
+    metrics["distractor_error_px/one_sample"] = error.mean().item()
+    metrics["distractor_error_px/best_of_k"] = error.min(0).values.mean().item()
+    return metrics
+
+
+@torch.no_grad()
+def evaluate(model: DVG, n: int, seed: int = 0, k: int = 8) -> dict[str, float]:
     """Test-split metrics on n videos: agent position error (pixels), PSNR and SSIM of DVG under the true
-    actions, of the same model under random actions (action-blind), and of copy-last-frame."""
+    actions, of the same model under random actions (action-blind), and of copy-last-frame; and the
+    ``diversity`` of k samples under the true actions."""
     batch = heldout_batch(model.config, n)
     future = batch["video"][:, :, model.config.context:]
-    metrics: dict[str, float] = {"eval_videos": n}
+    metrics: dict[str, float] = {"eval_videos": n, "samples_k": k}
     for name, pred in baseline_predictions(model, batch, seed).items():
         metrics[f"position_error_px/{name}"] = position_error(pred, future, batch["color"]).mean().item()
         metrics[f"psnr/{name}"] = psnr(pred, future).item()
         metrics[f"ssim/{name}"] = ssim(pred, future).item()
+    metrics.update(diversity(sample_futures(model, batch, k, seed), batch))
     return metrics
 
 
 # --- training and the shipped checkpoint --------------------------------------------------------
 
 def training_data(config: Config, split: str = "train") -> ActionShapes:
-    """The world DVG learns: an agent moved by actions, a distractor bouncing on its own."""
+    """The world DVG learns: an agent moved by actions, a distractor moving on its own (bouncing, and
+    turning at random with ``config.distractor_turn_prob``)."""
     return ActionShapes(split, num_videos=config.num_videos, num_frames=config.num_frames,
-                        frame_size=config.frame_size)
+                        frame_size=config.frame_size, distractor_turn_prob=config.distractor_turn_prob)
 
 
 def make_trainer(model: DVG, *, run_dir: str | Path | None = None, seed: int = 0, progress: bool = True,
@@ -489,4 +569,4 @@ def load_pretrained(device: torch.device | str | None = None, path: str | Path |
 
 __all__ = ["Config", "DVG", "build", "train", "predict", "load_pretrained", "gaussian_kl", "reparameterize",
            "kl_weight", "action_one_hot", "dvg_loss", "training_step", "evaluate", "baseline_predictions",
-           "agent_centroids", "position_error", "heldout_batch"]
+           "agent_centroids", "position_error", "heldout_data", "heldout_batch", "sample_futures", "diversity"]

@@ -27,7 +27,7 @@ import vidgen_lib
 from vidgen_lib.checkpoints import load_model
 from vidgen_lib.datasets import MovingDigits
 from vidgen_lib.losses import discriminator_loss, generator_loss
-from vidgen_lib.train import Trainer, infinite_batches
+from vidgen_lib.train import Trainer, ema_update, infinite_batches, recalibrate_batchnorm
 
 
 @dataclasses.dataclass
@@ -244,38 +244,19 @@ class VGAN(nn.Module):
         self.discriminator = VGANDiscriminator(config)
         self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
 
-    @torch.no_grad()
     def update_ema(self) -> None:
         """generator_ema ← decay · generator_ema + (1 − decay) · generator; buffers (BatchNorm) copied."""
-        decay = self.config.ema_decay
-        for avg, new in zip(self.generator_ema.parameters(), self.generator.parameters()):
-            avg.lerp_(new, 1 - decay)
-        for avg, new in zip(self.generator_ema.buffers(), self.generator.buffers()):
-            avg.copy_(new)
+        ema_update(self.generator_ema, self.generator, self.config.ema_decay)
 
     def forward(self, z: Tensor) -> Tensor:
         """``(B, z_dim)`` → clips ``(B, C, T, H, W)`` in [0, 1], from the averaged generator."""
         return self.generator_ema(z)
 
-    @torch.no_grad()
     def recalibrate_ema(self, batches: int = 50, batch_size: int = 64) -> None:
-        """Re-estimate the averaged generator's BatchNorm statistics from its own activations.
-
-        The averaged weights are not the weights the running statistics were measured with; a few
-        forward passes in training mode (cumulative averages, no gradients) make them match.
-        """
-        norms = [m for m in self.generator_ema.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        """Re-estimate the averaged generator's BatchNorm statistics for its averaged weights."""
         device = next(self.parameters()).device
-        for norm in norms:
-            norm.reset_running_stats()
-            norm.momentum = None  # cumulative average over the passes below
-        self.generator_ema.train()
-        gen = torch.Generator().manual_seed(0)
-        for _ in range(batches):
-            self.generator_ema(torch.randn(batch_size, self.config.z_dim, generator=gen).to(device))
-        for norm in norms:
-            norm.momentum = 0.1
-        self.generator_ema.train(self.training)
+        z = lambda gen: torch.randn(batch_size, self.config.z_dim, generator=gen).to(device)
+        recalibrate_batchnorm(self.generator_ema, lambda gen: self.generator_ema(z(gen)), batches)
 
 
 def build(config: Config) -> VGAN:
