@@ -15,9 +15,10 @@ from vidgen_lib.train import Trainer
 
 
 def tiny_config(**changes) -> mocogan.Config:
-    """A MoCoGAN small enough to train in a second: 10 frames of 16x16."""
+    """A MoCoGAN small enough to train in a second: 10 frames of 16x16. Without weight averaging
+    (``ema_decay=0``), so that its samples show the generator after a few steps."""
     base = dict(num_frames=10, frame_size=16, dim_content=6, dim_motion=4, gen_width=8, image_disc_width=8, video_disc_width=8,
-                batch_size=4, image_batch_size=8, eval_videos=8)
+                batch_size=4, image_batch_size=8, eval_videos=8, ema_decay=0.0)
     return mocogan.Config(**{**base, **changes})
 
 
@@ -165,7 +166,8 @@ def test_gradients_reach_every_parameter(num_actions):
         for pname, p in part.named_parameters():
             g = grads[name].get(prefix + pname)
             assert g is not None and g.abs().sum() > 0, f"{name}: no gradient reaches {pname}"
-    assert all(p.requires_grad for p in m.parameters())  # the G step re-enables D's gradients
+    trained = [p for n, p in m.named_parameters() if not n.startswith("generator_ema.")]
+    assert all(p.requires_grad for p in trained)  # the G step re-enables D's gradients
 
 
 def test_a_tiny_model_overfits_a_tiny_batch():
@@ -208,6 +210,24 @@ def test_a_tiny_model_overfits_a_tiny_batch():
         opt["G"].step()
     torch.manual_seed(1)
     assert g_loss().item() < 0.7 * g_first  # against fixed D's, G learns to fool them
+
+
+def test_the_averaged_generator_follows_the_trained_one_and_samples():
+    torch.manual_seed(0)
+    m = mocogan.build(tiny_config(ema_decay=0.9))
+    assert not any(p.requires_grad for p in m.generator_ema.parameters())
+    start = {k: v.clone() for k, v in m.generator_ema.state_dict().items()}
+    assert all(torch.equal(v, m.generator.state_dict()[k]) for k, v in start.items())  # starts at G
+    trainer = Trainer({"model": m}, mocogan.make_optimizers(m, m.config), progress=False)
+    mocogan.training_step(m, trainer, torch.rand(4, 1, 10, 16, 16))
+    for (name, avg), new in zip(m.generator_ema.named_parameters(), m.generator.parameters()):
+        assert torch.allclose(avg, 0.9 * start[name] + 0.1 * new, atol=1e-6), name  # one averaging step
+        assert avg.grad is None
+    m.recalibrate_ema(batches=2, batch_size=2)
+    norm = m.generator_ema.image_generator[1]
+    assert not torch.equal(norm.running_mean, m.generator.image_generator[1].running_mean)  # its own statistics
+    m.generator_ema.image_generator[-2].weight.data.zero_()  # sample() draws from the average alone:
+    assert torch.allclose(mocogan.sample(m, 2, seed=0), torch.full((2, 1, 10, 16, 16), 0.5))  # tanh(0) -> 0.5
 
 
 def test_training_step_updates_in_the_paper_order(model):

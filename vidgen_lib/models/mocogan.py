@@ -18,6 +18,7 @@ boundary (``sample``, ``train``); inside, the generator and discriminators work 
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from pathlib import Path
@@ -33,7 +34,7 @@ from vidgen_lib.datasets import MovingDigits, video_batch
 from vidgen_lib.losses import discriminator_loss
 from vidgen_lib.metrics import generator_scores
 from vidgen_lib.runtime import seed_everything
-from vidgen_lib.train import Trainer, infinite_batches
+from vidgen_lib.train import Trainer, ema_update, infinite_batches, recalibrate_batchnorm
 
 CHECKPOINT = "mocogan"
 
@@ -60,9 +61,10 @@ class Config:
     weight_decay: float = 1e-5
     disc_norm: str = "spectral"  # discriminators' normalisation: "spectral", or the paper code's "batch"
     noise_sigma: float = 0.0  # instance noise added to every discriminator layer's input while training
+    ema_decay: float = 0.999  # samples come from a running average of G's weights (0: G itself), as in VGAN
     num_videos: int = 100_000  # training videos (each a pure function of its index)
     eval_videos: int = 1024  # N for the FVD and ACD written into the model card (as for VGAN)
-    steps: int = 6000
+    steps: int = 4500
 
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)  # a list when read back from a model card
@@ -271,7 +273,11 @@ class VideoDiscriminator(nn.Module):
 
 
 class MoCoGAN(nn.Module):
-    """The generator and both discriminators, so that one state dict is the whole checkpoint."""
+    """The generator, its running average and both discriminators: one state dict, one checkpoint.
+
+    ``generator`` is trained; ``generator_ema`` (GRU and image generator) follows it as an exponential
+    moving average of its weights and is the one that samples, as in VGAN (``vidgen_lib.train.ema_update``).
+    """
 
     def __init__(self, config: Config) -> None:
         super().__init__()
@@ -279,6 +285,14 @@ class MoCoGAN(nn.Module):
         self.generator = MoCoGANGenerator(config)
         self.image_discriminator = ImageDiscriminator(config)
         self.video_discriminator = VideoDiscriminator(config)
+        self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
+
+    @torch.no_grad()
+    def recalibrate_ema(self, batches: int = 50, batch_size: int = 16) -> None:
+        """Re-estimate the averaged generator's BatchNorm statistics for its averaged weights."""
+        ema = self.generator_ema
+        recalibrate_batchnorm(
+            ema, lambda g: ema.generate(ema.sample_content(batch_size, g), ema.sample_motion(batch_size, g)), batches)
 
 
 def build(config: Config) -> MoCoGAN:
@@ -296,6 +310,7 @@ def build(config: Config) -> MoCoGAN:
         elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm3d)):
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
+    model.generator_ema.load_state_dict(model.generator.state_dict())  # the average starts at G
     return model
 
 
@@ -354,6 +369,7 @@ def training_step(model: MoCoGAN, trainer: Trainer, real: Tensor) -> dict[str, f
         loss_g = loss_g + F.cross_entropy(fake_category, z_action.argmax(dim=1))
     values["G"] = trainer.update("G", loss_g)
     d_image.requires_grad_(True), d_video.requires_grad_(True)
+    ema_update(model.generator_ema, gen, config.ema_decay)
     return values
 
 
@@ -388,6 +404,7 @@ def train(config: Config, steps: int | None = None, *, run_dir: str | Path | Non
                       checkpoint_every=500 if run_dir else 0, log_every=50, seed=seed, progress=progress)
     history = trainer.fit(lambda tr, batch: training_step(model, tr, batch["video"]),
                           infinite_batches(loader), steps)
+    model.recalibrate_ema()
     metrics = {f"final_loss_{k}": v for k, v in history[-1].items() if k != "step"}
     if config.eval_videos > 0:
         metrics.update(evaluate(model, config.eval_videos))
@@ -398,7 +415,8 @@ def train(config: Config, steps: int | None = None, *, run_dir: str | Path | Non
 @torch.no_grad()
 def sample(model: MoCoGAN, n: int, *, seed: int | None = None, content: Tensor | None = None,
            motion: Tensor | None = None, action: Tensor | None = None) -> Tensor:
-    """n videos (n, C, T, H, W) in [0, 1]; fix ``content`` or ``motion`` to see the decomposition.
+    """n videos (n, C, T, H, W) in [0, 1] from the averaged generator; fix ``content`` or ``motion``
+    to see the decomposition.
 
     Args:
         seed: makes the draw of every code that is not given repeatable.
@@ -406,7 +424,7 @@ def sample(model: MoCoGAN, n: int, *, seed: int | None = None, content: Tensor |
         motion: (n, T, dim_motion) or (T, dim_motion) z_M(1..T), shared by every video when 2-D.
         action: (n, num_actions) one-hot z_A (models with actions only).
     """
-    gen = model.generator
+    gen = model.generator_ema
     was_training = model.training
     model.eval()
     g = torch.Generator().manual_seed(seed) if seed is not None else None
@@ -463,7 +481,7 @@ def decomposition_grids(model: MoCoGAN, rows: int, per_row: int, seed: int = 0) 
         ``"fixed_content"``: (rows, per_row, C, T, H, W), one z_C per row, a new motion per video;
         ``"fixed_motion"``: the same layout, one motion path z_M(1..T) per row, a new z_C per video.
     """
-    gen, g = model.generator, torch.Generator().manual_seed(seed)
+    gen, g = model.generator_ema, torch.Generator().manual_seed(seed)
     contents, motions = gen.sample_content(rows, g), gen.sample_motion(rows, g)
     fixed_content = [sample(model, per_row, seed=seed + 1 + r, content=contents[r]) for r in range(rows)]
     fixed_motion = [sample(model, per_row, seed=seed + 1 + r, motion=motions[r]) for r in range(rows)]
