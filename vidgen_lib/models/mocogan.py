@@ -11,7 +11,9 @@ the trajectory; fixing the motion and redrawing z_C changes only the identity.
 
 One departure from the paper's code, made for a CPU budget: the discriminators use spectral
 normalisation (with biases) instead of BatchNorm, which overpowered the generator and collapsed
-its samples within a few hundred steps; ``Config(disc_norm="batch")`` restores the original.
+its samples within a few hundred steps; ``Config(disc_norm="batch")`` restores the original. And, as
+in VGAN, samples come from a running average of the generator's weights (``ema_decay``; 0 samples the
+trained generator itself): notebook 03 measures what that changes.
 
 Taught in ``notebooks/03_mocogan.ipynb``. Videos are (B, C, T, H, W) in [0, 1] at the public
 boundary (``sample``, ``train``); inside, the generator and discriminators work in [-1, 1].
