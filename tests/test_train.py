@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from vidgen_lib.train import NonFiniteLossError, Trainer, infinite_batches
+from vidgen_lib.train import NonFiniteLossError, Trainer, ema_update, infinite_batches, recalibrate_batchnorm
 
 
 def _regression(run_dir=None, lr=0.1, grad_clip=None):
@@ -68,3 +68,26 @@ def test_infinite_batches_cycles_and_rejects_empty_loaders():
     assert [next(batches) for _ in range(5)] == [1, 2, 1, 2, 1]
     with pytest.raises(ValueError, match="no batches"):
         next(infinite_batches([]))
+
+
+def test_ema_update_averages_parameters_and_copies_buffers():
+    average, model = nn.BatchNorm1d(3), nn.BatchNorm1d(3)
+    with torch.no_grad():
+        model.weight.fill_(3.0), model.running_mean.fill_(5.0)  # average: weight 1, running mean 0
+    ema_update(average, model, decay=0.75)
+    assert torch.allclose(average.weight, torch.full((3,), 0.75 * 1 + 0.25 * 3))
+    assert torch.equal(average.running_mean, model.running_mean)  # statistics are copied, not averaged
+
+
+def test_recalibrate_batchnorm_gives_the_mean_over_all_batches_and_restores_the_module():
+    norm = nn.Sequential(nn.BatchNorm1d(2)).eval()
+    norm[0].running_mean.fill_(100.0)  # stale statistics, to be replaced
+    offsets = iter([0.0, 1.0, 2.0, 5.0])  # batch means: every batch is constant plus an offset
+
+    def run_batch(generator: torch.Generator) -> None:
+        x = torch.randn(8, 2, generator=generator)
+        norm(x - x.mean(dim=0) + next(offsets))  # batch mean exactly the offset
+
+    recalibrate_batchnorm(norm, run_batch, batches=4)
+    assert torch.allclose(norm[0].running_mean, torch.full((2,), 2.0))  # (0 + 1 + 2 + 5) / 4: cumulative, not momentum
+    assert norm[0].momentum == 0.1 and not norm.training  # momentum and eval mode as before
