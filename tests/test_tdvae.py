@@ -18,7 +18,8 @@ EXERCISES = load_all()
 
 def small_config(**kw) -> tdvae.Config:
     base = dict(frame_size=8, num_frames=6, pre_hidden=16, belief_size=12, z_dim=3, hidden=10,
-                decoder_hidden=16, max_jump=3, batch_size=4)
+                decoder_hidden=16, max_jump=3, batch_size=4,
+                analytic_kl=False, pairs_per_sequence=1)  # Eq. 6 as written: sampled KL terms, one pair
     return tdvae.Config(**{**base, **kw})
 
 

@@ -57,8 +57,8 @@ class Config:
     long_max_jump: int = 0  # ... t2 - t1 ~ U{1..long_max_jump} instead (Sec. 5.3: 0.2 and 120)
     jump_one_hot: int = 0  # > 0: feed dt as a one-hot code over 1..jump_one_hot instead of dt / D
     residual_transition: bool = False  # p_T's mean is z_t1 plus a learned change (easier to compose)
-    analytic_kl: bool = False  # KL terms of Eq. 6 in closed form (lower variance) instead of one sample
-    pairs_per_sequence: int = 1  # K (t1, t2) pairs per training sequence, one belief RNN run for all
+    analytic_kl: bool = True  # KL terms of Eq. 6 in closed form (lower variance) instead of one sample
+    pairs_per_sequence: int = 4  # K (t1, t2) pairs per training sequence, one belief RNN run for all
     jump_input: bool = True  # feed dt = t2 - t1 to q_S and p_T (Sec. 5.3 does; then rollouts pick the jump)
     likelihood: str = "bernoulli"  # p_D: "bernoulli" (binary frames) or "gaussian" (fixed obs_std)
     obs_std: float = 0.1
@@ -67,14 +67,14 @@ class Config:
     lr: float = 1e-3
     grad_clip: float = 10.0
     eval_rollouts: int = 1000  # N test rollouts for the metrics in the model card
-    steps: int = 12_000
+    steps: int = 24_000
 
     def __post_init__(self) -> None:
         self.omega_range = tuple(self.omega_range)  # a list when read back from a model card
 
     @classmethod
     def preset(cls, name: str) -> "Config":
-        """``tutorial``: CPU, ~20 min on one thread; ``full``: xqding/TD-VAE's sizes; ``oscillator``: ~30 s."""
+        """``tutorial``: CPU, ~45 min on one thread; ``full``: xqding/TD-VAE's sizes; ``oscillator``: ~30 s."""
         if name == "tutorial":
             return cls()
         if name == "full":
