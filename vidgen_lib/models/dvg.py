@@ -66,7 +66,7 @@ class Config:
     num_actions: int = len(ACTIONS)
     width: int = 16  # channels of the encoder's first conv (DCGAN: 64)
     g_dim: int = 64  # |h_t|, the frame code (SVG: 128)
-    z_dim: int = 2  # |z_t| (SVG on SM-MNIST: 10; here 2 keeps z to what the actions do not explain, notebook 07 Sec. 6)
+    z_dim: int = 2  # |z_t| (SVG on SM-MNIST: 10); 2 separates agent and distractor (notebook 07, Sec. 6)
     rnn_size: int = 128  # predictor LSTM width (SVG: 256)
     predictor_layers: int = 2  # (SVG: 2)
     latent_rnn_size: int = 64  # prior and posterior LSTM width, 1 layer each (SVG: 256)
@@ -86,7 +86,7 @@ class Config:
 
     @classmethod
     def preset(cls, name: str) -> "Config":
-        """``tutorial``: 32x32, 2 + 8 frames, minutes on one CPU thread; ``full``: SVG's sizes at 64x64.
+        """``tutorial``: 32x32, 2 + 8 frames, about an hour on one CPU thread; ``full``: SVG's sizes at 64x64.
 
         Both use the world whose distractor turns at random, z maps in the decoder and free bits: without
         them the KL collapses and all samples under the same actions are the same (notebook 07, Sec. 6).
