@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import subprocess
 import sys
@@ -24,7 +25,9 @@ def test_train_writes_a_checkpoint_and_card_that_sample_uses(tiny_model_module, 
     card = json.loads((tmp_path / "tiny.json").read_text())
     assert card["command"] == f"python -m vidgen_lib train tiny --steps 4 --out {tmp_path}"
     assert card["steps"] == 4 and card["config"]["frame_size"] == 8 and "final_loss" in card["metrics"]
-    load_checkpoint(tmp_path / "tiny.pt", expected_config=tiny_model_module.Config.preset("tutorial"))
+    assert card["config"]["steps"] == 4  # the config that made the file: the steps it ran, not the preset's
+    expected = dataclasses.replace(tiny_model_module.Config.preset("tutorial"), steps=4)
+    load_checkpoint(tmp_path / "tiny.pt", expected_config=expected)
 
     gif = tmp_path / "samples.gif"
     assert cli.main(["sample", "tiny", "--n", "3", "--out", str(gif)]) == 0
@@ -52,3 +55,19 @@ def test_a_module_missing_the_api_is_rejected():
             models.get("broken")
     finally:
         models._REGISTRY.pop("broken")
+
+
+def test_set_changes_config_fields_and_rejects_unknown_ones(tiny_model_module, tmp_path):
+    assert cli.main(["train", "tiny", "--steps", "2", "--set", "steps=7", "--out", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "tiny.json").read_text())["steps"] == 2  # --steps wins over the config
+    config = cli.with_overrides(models.get("vgan").Config(), ["batch_size=64", "augment=", "loss=bce"])
+    assert (config.batch_size, config.augment, config.loss) == (64, "", "bce")  # JSON where it parses
+    with pytest.raises(SystemExit, match="KEY=VALUE with KEY one of .*batch_size"):
+        cli.with_overrides(config, ["batchsize=64"])
+    with pytest.raises(ValueError, match="loss must be"):  # the config's own checks still run
+        cli.with_overrides(config, ["loss=wasserstein"])
+
+
+def test_minutes_needs_a_model_with_a_time_limit(tiny_model_module, tmp_path):
+    with pytest.raises(SystemExit, match="no time limit"):
+        cli.main(["train", "tiny", "--minutes", "1", "--out", str(tmp_path)])

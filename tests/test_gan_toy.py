@@ -87,3 +87,12 @@ def test_count_modes() -> None:
     assert gan_toy.count_modes(collapsed, centers, gan_toy.RING_STD).covered == 1
     between = torch.zeros(1000, 2)  # the centre of the ring is no mode
     assert gan_toy.count_modes(between, centers, gan_toy.RING_STD) == gan_toy.ModeCoverage(0, 8, 0.0)
+
+
+def test_hinge_losses_hand_computed() -> None:
+    real, fake = torch.tensor([2.0, 0.5, -1.0]), torch.tensor([-3.0, 0.0, 0.5])
+    # D: mean max(0, 1 - l_real) + mean max(0, 1 + l_fake) = (0 + 0.5 + 2) / 3 + (0 + 1 + 1.5) / 3
+    assert math.isclose(losses.discriminator_loss(real, fake, "hinge").item(), 5 / 3, rel_tol=1e-6)
+    assert math.isclose(losses.generator_loss(fake, "hinge").item(), 2.5 / 3, rel_tol=1e-6)  # -mean l_fake
+    with pytest.raises(ValueError, match="bce"):
+        losses.discriminator_loss(real, fake, "wasserstein")

@@ -460,3 +460,37 @@ def test_frechet_retries_with_ridge_when_the_root_is_too_complex(monkeypatch):
     value = metrics.frechet_distance(torch.zeros(3), sigma1, torch.ones(3), sigma2)
     assert len(calls) == 2
     assert value == pytest.approx(_frechet_reference(torch.zeros(3), sigma1, torch.ones(3), sigma2), rel=1e-4)
+
+
+def test_frame_differences_are_absolute_changes_between_consecutive_frames():
+    video = torch.zeros(2, 1, 3, 4, 4)
+    video[0, 0, 1, 0, 0] = 0.75  # a pixel lights up at t = 1 and goes dark at t = 2
+    diffs = metrics.frame_differences(video)
+    assert diffs.shape == (2, 1, 2, 4, 4) and diffs.min() >= 0
+    assert diffs[0, 0, 0, 0, 0] == 0.75 and diffs[0, 0, 1, 0, 0] == 0.75 and diffs.sum() == 1.5
+    assert metrics.frame_differences(metrics.static_baseline(torch.rand(3, 1, 5, 4, 4))).abs().sum() == 0
+
+
+def test_generator_scores_credit_motion_that_plain_fvd_misses():
+    """With the shipped feature network: a frozen real frame is close to real clips on FVD and on single
+    frames, yet the motion FVD puts it far from them, farther than other real clips by a wide margin."""
+    from vidgen_lib.datasets import MovingDigits, video_batch
+
+    clips = video_batch(MovingDigits("test", 96, 16, 32, num_digits=1), 96)
+    scores = metrics.generator_scores(metrics.static_baseline(clips[48:]), clips[:48], clips[48:])
+    assert scores["fvd"] == scores["fvd_static"] and scores["fd_frames"] == scores["fd_frames_static"]
+    assert scores["fd_frames_static"] < 2 * scores["fd_frames_real"] + 1  # the same frames: appearance is real
+    assert scores["fvd_motion_static"] > 5 * scores["fvd_motion_real"]  # no motion at all
+    assert scores["acd"] == 0.0  # a frozen frame never changes content
+    assert scores["eval_videos"] == 48
+
+
+def test_card_rows_and_scores_table_lay_out_a_model_card():
+    scores = {"fvd": 3.0, "fvd_real": 1.0, "fvd_static": 2.0, "fvd_shuffled": 4.0, "fvd_noise": 9.0,
+              "acd": 0.5, "acd_real": 0.25}
+    rows = metrics.card_rows(scores, "gan")
+    assert list(rows) == ["real (other clips)", "static", "shuffled", "noise", "gan"]
+    assert rows["real (other clips)"] == {"fvd": 1.0, "acd": 0.25} and rows["gan"] == {"fvd": 3.0, "acd": 0.5}
+    lines = metrics.scores_table(rows, {"FVD": "fvd", "ACD": "acd"}, width=8).splitlines()
+    assert lines[0] == " " * 8 + f"{'FVD':>12}{'ACD':>12}"
+    assert lines[2] == f"{'static':8}{2.0:12.2f}{'—':>12}"  # no ACD recorded for the static baseline

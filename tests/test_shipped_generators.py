@@ -15,8 +15,21 @@ def test_card_shows_the_generator_between_the_floor_and_the_shuffled_and_noise_b
     metrics = read_card(vidgen_lib.CHECKPOINT_DIR / f"{name}.pt")["metrics"]
     assert metrics["eval_videos"] == 1024
     assert metrics["fvd_real"] < metrics["fvd"], metrics  # the floor at this N
-    # Beats frames in a wrong order and noise; not yet a frozen real frame (fvd_static): see notebooks 02 and 03.
+    # Beats frames in a wrong order and noise on FVD (where it stands against a frozen real frame: notebooks 02, 03).
     assert metrics["fvd"] < min(metrics["fvd_shuffled"], metrics["fvd_noise"]), metrics
+    # The motion-aware score: the samples move far more like real clips than a frozen frame or shuffled frames.
+    assert metrics["fvd_motion"] < min(metrics["fvd_motion_static"], metrics["fvd_motion_shuffled"]) / 2, metrics
+    assert metrics["fd_frames_real"] < metrics["fd_frames"] < metrics["fd_frames_noise"], metrics
+
+
+@pytest.mark.parametrize("name", GENERATORS)
+def test_card_records_how_it_was_made_and_the_snapshots_match(name):
+    card = read_card(vidgen_lib.CHECKPOINT_DIR / f"{name}.pt")
+    assert card["config"]["steps"] == card["steps"] and f"--steps {card['steps']}" in card["command"]
+    assert card["hardware"]["device_name"] and card["wall_time_s"] > 0
+    steps, clips = models.get(name).load_pretrained("cpu").snapshots.taken()
+    assert len(steps) == 3 and steps == sorted(steps) and steps[-1] == card["steps"]  # blobs to digits, in order
+    assert clips.shape[2:] == (1, 16, 32, 32)
 
 
 @pytest.mark.parametrize("name", GENERATORS)

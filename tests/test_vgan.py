@@ -1,6 +1,7 @@
 """VGAN (vidgen_lib.models.vgan): shapes, the two-stream composition, the mask prior, training, loading."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -56,7 +57,11 @@ def test_presets_have_the_papers_geometry():
     tutorial, full = vgan.Config.preset("tutorial"), vgan.Config.preset("full")
     assert (tutorial.num_frames, tutorial.frame_size, tutorial.two_stream) == (16, 32, True)
     assert (full.num_frames, full.frame_size, full.generator_widths) == (32, 64, (512, 256, 128, 64))
-    assert (tutorial.lr, tutorial.beta1, tutorial.mask_weight) == (2e-4, 0.5, 0.1)
+    assert tutorial.mask_weight == 0.1
+    paper = tutorial.paper()  # the paper's game at the same sizes
+    assert (paper.loss, paper.discriminator_norm, paper.augment) == ("bce", "batch", "")
+    assert (paper.lr, paper.disc_lr, paper.beta1, paper.beta2) == (2e-4, 2e-4, 0.5, 0.999)
+    assert (tutorial.loss, tutorial.discriminator_norm, tutorial.lr, tutorial.disc_lr) == ("hinge", "spectral", 1e-4, 4e-4)
     with pytest.raises(ValueError, match="one width per doubling"):
         vgan.Config(frame_size=64)  # 3 generator layers cannot reach 64x64
     with pytest.raises(ValueError, match="preset"):
@@ -116,9 +121,14 @@ def test_one_step_updates_every_parameter_of_both_networks():
     before = {k: v.clone() for k, v in model.state_dict().items()}
     values = vgan.training_step(trainer, real_batch(config, 4))
     assert set(values) == {"d_loss", "g_loss", "mask_mean"}
+    last_bias = f"discriminator.net.{len(model.discriminator.net) - 1}.bias"
     for name, param in model.named_parameters():
         if name.startswith("generator_ema."):
             continue  # the running average has no gradient: it follows the generator
+        if name == last_bias:
+            # Hinge loss: while every logit is inside the margin, the output bias gets +1/B from each real
+            # clip and -1/B from each fake: exactly 0. It moves once some samples leave the margin.
+            continue
         assert param.grad is not None and param.grad.abs().sum() > 0, f"no gradient reached {name}"
         assert not torch.equal(param, before[name]), f"{name} was not updated"
 
@@ -135,7 +145,7 @@ def test_the_averaged_generator_follows_the_trained_one():
 
 
 def test_discriminator_learns_then_generator_fools_it_on_a_fixed_batch():
-    config = tiny(lr=1e-3)
+    config = dataclasses.replace(tiny().paper(), lr=1e-3, disc_lr=1e-3)  # BCE: D starts at log 4
     batch = real_batch(config, 4)
     model, trainer = tiny_trainer(config)
     # Phase 1: the generator frozen (lr 0), the discriminator separates real from fake.
@@ -219,3 +229,37 @@ def test_background_stats_are_zero_for_a_black_still_background_and_see_flicker(
     flickering[:, :, ::2] += 0.1  # every other frame a little brighter everywhere
     stats = vgan.background_stats(flickering.clamp(0, 1))
     assert math.isclose(stats["flicker"], 0.1, rel_tol=1e-4) and 0.04 < stats["level"] < 0.06
+
+
+def test_augmentation_reaches_real_and_fake_clips_alike(monkeypatch):
+    """DiffAugment is applied before every call of D: real clips, detached fakes, and the fakes of G's step."""
+    seen = []
+
+    def record(clips, policy, **kwargs):
+        seen.append((clips.requires_grad, clips.grad_fn is not None, policy))
+        return clips
+
+    monkeypatch.setattr(vgan, "diff_augment", record)
+    config = tiny()
+    model, trainer = tiny_trainer(config)
+    vgan.training_step(trainer, real_batch(config, 4))
+    assert [policy for *_, policy in seen] == ["translation"] * 3
+    assert [has_graph for _, has_graph, _ in seen] == [False, False, True]  # real, detached fake, fake for G
+
+
+def test_training_keeps_snapshots_of_fixed_latents_in_the_checkpoint(tmp_path):
+    model, metrics = vgan.train(tiny(eval_videos=0), steps=10, progress=False)
+    steps, clips = model.snapshots.taken()
+    assert steps == [1, 3, 10] and metrics["steps"] == 10  # after 10%, 30% and 100% of the run
+    assert clips.shape == (3, vgan.SNAPSHOT_SAMPLES, 1, 16, 32, 32) and 0 <= clips.min() and clips.max() <= 1
+    assert torch.allclose(clips[-1], vgan.sample_from(model.generator_ema, vgan.latents(model, 8, seed=1234)),
+                          atol=1 / 255)  # the last one is the final model's samples, stored as uint8
+    reloaded = vgan.build(model.config)
+    reloaded.load_state_dict(model.state_dict())
+    assert reloaded.snapshots.taken()[0] == [1, 3, 10]
+
+
+def test_a_time_limit_stops_training_early():
+    model, metrics = vgan.train(tiny(eval_videos=0), steps=10_000, progress=False, time_limit_s=0.5)
+    assert 1 <= metrics["steps"] < 10_000
+    assert model.snapshots.taken()[0][-1] == metrics["steps"]

@@ -2,7 +2,7 @@
 
     doctor                       versions, device, profile, data found (paste it into a bug report)
     bench [NAME ...] [--notebooks]  speed and memory of data, training steps and notebooks
-    train NAME [--profile P] [--steps N] [--out DIR] [--seed S]   train, then write checkpoint + card
+    train NAME [--profile P] [--steps N | --minutes M] [--set KEY=VALUE] [--out DIR] [--seed S]\n                                 train, then write checkpoint + card
     sample NAME [--n 16] [--out samples.gif] [--seed S]           samples of a shipped model as a GIF
     train-features [--steps N] [--out DIR] [--seed S]   the video feature network behind FVD and ACD
     student OUT_DIR              the student edition of the notebooks (solutions removed)
@@ -11,7 +11,10 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
+import inspect
+import json
 import os
 import platform
 import shlex
@@ -56,15 +59,43 @@ def doctor() -> int:
     return 0
 
 
-def train(name: str, profile: str | None, steps: int | None, out: Path, seed: int, argv: list[str]) -> int:
-    """Train model ``name`` with its preset and write ``out/<name>.pt`` plus its model card."""
+def train(name: str, profile: str | None, steps: int | None, out: Path, seed: int, argv: list[str],
+          minutes: float | None = None, overrides: list[str] | None = None) -> int:
+    """Train model ``name`` with its preset and write ``out/<name>.pt`` plus its model card.
+
+    ``minutes`` stops training after that much training time (models whose ``train`` takes
+    ``time_limit_s``); the card records the steps actually done. ``overrides`` are ``KEY=VALUE``
+    changes to the preset's config (values read as JSON where they parse, else as strings).
+    """
     module = models.get(name)
-    config = module.Config.preset(profile or vidgen_lib.profile())
+    config = with_overrides(module.Config.preset(profile or vidgen_lib.profile()), overrides or [])
     steps = steps if steps is not None else config.steps
+    options = {}
+    if minutes is not None:
+        if "time_limit_s" not in inspect.signature(module.train).parameters:
+            raise SystemExit(f"{name} has no time limit: train it with --steps instead of --minutes.")
+        options["time_limit_s"] = 60 * minutes
     start = time.perf_counter()
-    model, metrics = module.train(config, steps, run_dir=out / "runs" / name, seed=seed)
-    write_card(model.state_dict(), out, name, config, steps, start, metrics, argv)
+    model, metrics = module.train(config, steps, run_dir=out / "runs" / name, seed=seed, **options)
+    steps_done = int(metrics.pop("steps", steps))
+    write_card(model.state_dict(), out, name, dataclasses.replace(config, steps=steps_done), steps_done, start,
+               metrics, argv)
     return 0
+
+
+def with_overrides(config, overrides: list[str]):
+    """``config`` with ``KEY=VALUE`` changes (``batch_size=64``, ``augment=""``), checked against its fields."""
+    changes = {}
+    fields = {f.name for f in dataclasses.fields(config)}
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or key not in fields:
+            raise SystemExit(f"--set {item!r}: expected KEY=VALUE with KEY one of {', '.join(sorted(fields))}.")
+        try:
+            changes[key] = json.loads(text)
+        except ValueError:
+            changes[key] = text
+    return dataclasses.replace(config, **changes)
 
 
 def train_features(steps: int | None, out: Path, seed: int, argv: list[str]) -> int:
@@ -127,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--profile", choices=vidgen_lib.runtime.PROFILES)
     p.add_argument("--steps", type=int)
+    p.add_argument("--minutes", type=float, help="stop after this much training time (GAN models)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="change one config field")
     p.add_argument("--out", type=Path, default=vidgen_lib.CHECKPOINT_DIR)
     p.add_argument("--seed", type=int, default=0)
     p = sub.add_parser("sample", help="samples of a shipped model as a GIF")
@@ -158,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             bench.time_notebooks(sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb")))
         return 0
     if args.command == "train":
-        return train(args.name, args.profile, args.steps, args.out, args.seed, argv)
+        return train(args.name, args.profile, args.steps, args.out, args.seed, argv, args.minutes, args.set)
     if args.command == "train-features":
         return train_features(args.steps, args.out, args.seed, argv)
     if args.command == "sample":

@@ -10,12 +10,22 @@ import math
 import torch.nn.functional as F
 from torch import Tensor
 
-LOSS_KINDS = ("saturating", "non_saturating")
+LOSS_KINDS = ("saturating", "non_saturating", "hinge")
 
 
-def discriminator_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
-    """-V(D, G) estimated on a batch: -mean log D(x) - mean log(1 - D(G(z))). Equals log 4 at D = ½."""
-    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+def discriminator_loss(real_logits: Tensor, fake_logits: Tensor, kind: str = "bce") -> Tensor:
+    """The discriminator's loss on a batch of logits for real and for generated samples.
+
+    ``bce``: -V(D, G), i.e. -mean log D(x) - mean log(1 - D(G(z))); equals log 4 at D = ½.
+    ``hinge``: mean max(0, 1 - D(x)) + mean max(0, 1 + D(G(z))) on the raw logits (Lim & Ye 2017;
+    Miyato et al. 2018): a sample already on the right side of the margin gives no gradient, so D
+    stops pushing on what it has learned and spends its capacity on the samples it gets wrong.
+    """
+    if kind == "bce":
+        return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+    if kind == "hinge":
+        return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+    raise ValueError(f"kind={kind!r}: use 'bce' or 'hinge'")
 
 
 def generator_loss(fake_logits: Tensor, kind: str = "non_saturating") -> Tensor:
@@ -24,7 +34,10 @@ def generator_loss(fake_logits: Tensor, kind: str = "non_saturating") -> Tensor:
     ``saturating``: mean log(1 - D(G(z))), the minimax objective itself, whose gradient vanishes when
     D confidently rejects the fakes. ``non_saturating``: -mean log D(G(z)), the heuristic of
     Goodfellow et al. (2014, Sec. 3): the same fixed point, strong gradients early in training.
+    ``hinge``: -mean D(G(z)), the generator's half of the hinge game (pairs with the hinge D loss).
     """
+    if kind == "hinge":
+        return -fake_logits.mean()
     if kind == "saturating":
         return -F.softplus(fake_logits).mean()
     if kind == "non_saturating":

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from vidgen_lib.checkpoints import atomic_torch_save, safe_torch_load
@@ -84,6 +84,8 @@ class Trainer:
         progress: bool = True,
     ) -> None:
         self.device = device or default_device()
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels once
         self.modules = {name: m.to(self.device) for name, m in modules.items()}
         self.optimizers = optimizers
         self.grad_clip = grad_clip
@@ -150,13 +152,16 @@ class Trainer:
         return True
 
     # --- the loop -------------------------------------------------------------------------------
-    def fit(self, step_fn: StepFn, batches: Iterable, steps: int, *, resume: bool = True) -> list[dict[str, float]]:
+    def fit(self, step_fn: StepFn, batches: Iterable, steps: int, *, resume: bool = True,
+            time_limit_s: float | None = None) -> list[dict[str, float]]:
         """Train until ``steps`` steps in total are done (resuming from ``run_dir`` if possible).
 
         Args:
             step_fn: ``step_fn(trainer, batch) -> {"loss_name": float, ...}`` for one step.
             batches: an iterable of batches (e.g. ``infinite_batches(loader)``); moved to the device.
             steps: the total number of steps (a resumed run only does the remaining ones).
+            time_limit_s: stop earlier, after the step during which the training time (summed over
+                resumed runs) reaches this many seconds; ``self.step`` then says how far it got.
         Returns:
             The history: one dict of running means per ``log_every`` steps, with its ``step``.
         """
@@ -177,21 +182,81 @@ class Trainer:
                 count += 1
                 for k, v in values.items():
                     running[k] = running.get(k, 0.0) + float(v)
-                if self.step % self.log_every == 0 or self.step == steps:
+                self.wall_time_s = time.perf_counter() - start
+                out_of_time = time_limit_s is not None and self.wall_time_s >= time_limit_s
+                if self.step % self.log_every == 0 or self.step == steps or out_of_time:
                     means = {k: v / count for k, v in running.items()}
                     self.history.append({"step": self.step, **means})
                     bar.set_postfix({k: f"{v:.4f}" for k, v in means.items()})
                     running, count = {}, 0
                 bar.update(1)
-                self.wall_time_s = time.perf_counter() - start
                 if self.checkpoint_every and self.step % self.checkpoint_every == 0:
                     self.save_state()
+                if out_of_time:
+                    break
         finally:
             bar.close()
         self.save_state()
         for m in self.modules.values():
             m.eval()
         return self.history
+
+
+def loader(dataset: Any, batch_size: int, dev: torch.device | None = None) -> torch.utils.data.DataLoader:
+    """Shuffled batches of ``dataset``, dropping the last incomplete one.
+
+    On a CPU the clips are generated in the training process itself (workers would compete with
+    training for the same cores); on a GPU two worker processes generate them while the GPU trains.
+    """
+    on_gpu = (dev or default_device()).type == "cuda"
+    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True,
+                                       num_workers=2 if on_gpu else 0, pin_memory=on_gpu,
+                                       persistent_workers=on_gpu)
+
+
+# --- training snapshots: what a generator drew along the way ------------------------------------
+
+SNAPSHOT_FRACTIONS = (0.1, 0.3, 1.0)  # of the run's steps, or of its time limit
+
+
+class TrainingSnapshots(nn.Module):
+    """Samples drawn from fixed latents at a few points of training, kept inside the checkpoint.
+
+    Buffers: ``steps`` ``(K,)`` (0: not taken) and ``videos`` ``(K, n, C, T, H, W)`` uint8, so a
+    notebook can show blobs turning into digits without training anything. About 0.4 MB for
+    K = 3 snapshots of n = 8 clips of 16 × 32 × 32.
+    """
+
+    def __init__(self, samples: int, shape: tuple[int, ...], count: int = len(SNAPSHOT_FRACTIONS)) -> None:
+        super().__init__()
+        self.register_buffer("steps", torch.zeros(count, dtype=torch.int64))
+        self.register_buffer("videos", torch.zeros(count, samples, *shape, dtype=torch.uint8))
+
+    @torch.no_grad()
+    def record(self, index: int, step: int, videos: Tensor) -> None:
+        """Store ``videos`` ``(n, C, T, H, W)`` in [0, 1] as snapshot ``index``, taken after ``step`` steps."""
+        self.steps[index] = step
+        self.videos[index] = (videos.detach().clamp(0, 1) * 255).round().to(self.videos.device, torch.uint8)
+
+    def taken(self) -> tuple[list[int], Tensor]:
+        """The steps of the snapshots taken and their clips ``(K', n, C, T, H, W)`` in [0, 1]."""
+        keep = self.steps > 0
+        return self.steps[keep].tolist(), self.videos[keep].float() / 255
+
+
+def with_snapshots(step_fn: StepFn, snapshots: TrainingSnapshots, draw: Callable[[], Tensor], steps: int,
+                   time_limit_s: float | None = None) -> StepFn:
+    """``step_fn`` that also records ``draw()`` into ``snapshots`` when the run passes each of
+    ``SNAPSHOT_FRACTIONS[:-1]`` (of ``steps``, or of ``time_limit_s`` when one is set). The caller
+    records the last snapshot itself, when training ends."""
+    def step(trainer: Trainer, batch: Any) -> dict[str, float]:
+        values = step_fn(trainer, batch)
+        progress = trainer.wall_time_s / time_limit_s if time_limit_s else (trainer.step + 1) / steps
+        for index, fraction in enumerate(SNAPSHOT_FRACTIONS[:-1]):
+            if progress >= fraction and snapshots.steps[index] == 0:
+                snapshots.record(index, trainer.step + 1, draw())
+        return values
+    return step
 
 
 # --- weight averaging (the GAN chapters sample from an averaged generator) ----------------------

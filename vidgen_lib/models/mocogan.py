@@ -9,11 +9,14 @@ Two discriminators judge the result: D_I on single frames (is each frame a plaus
 D_V on whole clips (is the motion plausible?) (Sec. 4). Fixing z_C and redrawing the motion changes only
 the trajectory; fixing the motion and redrawing z_C changes only the identity.
 
-One departure from the paper's code, made for a CPU budget: the discriminators use spectral
-normalisation (with biases) instead of BatchNorm, which overpowered the generator and collapsed
-its samples within a few hundred steps; ``Config(disc_norm="batch")`` restores the original. And, as
-in VGAN, samples come from a running average of the generator's weights (``ema_decay``; 0 samples the
-trained generator itself): notebook 03 measures what that changes.
+Departures from the paper's code, each measured (notebook 03 and the model card): the game is played
+with today's small-GAN recipe, as in VGAN: spectrally normalised discriminators (with biases) instead
+of BatchNorm, which overpowered the generator and collapsed its samples within a few hundred steps
+(``Config(disc_norm="batch")`` restores the original); the hinge loss; separate learning rates for
+the discriminators and the generator (TTUR) with Adam β = (0, 0.9); clips and frames shifted at
+random before either discriminator sees them, real and fake alike (DiffAugment); and samples from a
+running average of the generator's weights (``ema_decay``; 0 samples the trained generator itself).
+``Config(use_image_discriminator=False)`` removes D_I: the paper's ablation of it.
 
 Taught in ``notebooks/03_mocogan.ipynb``. Videos are (B, C, T, H, W) in [0, 1] at the public
 boundary (``sample``, ``train``); inside, the generator and discriminators work in [-1, 1].
@@ -29,14 +32,15 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange, repeat
 from torch import Tensor, nn
-from torch.utils.data import DataLoader
 
+from vidgen_lib.augment import diff_augment, parse_policy
 from vidgen_lib.checkpoints import load_model
 from vidgen_lib.datasets import MovingDigits, video_batch
 from vidgen_lib.losses import discriminator_loss
 from vidgen_lib.metrics import generator_scores
 from vidgen_lib.runtime import seed_everything
-from vidgen_lib.train import Trainer, ema_update, infinite_batches, recalibrate_batchnorm
+from vidgen_lib.train import (Trainer, TrainingSnapshots, ema_update, infinite_batches, loader, recalibrate_batchnorm,
+                              with_snapshots)
 
 CHECKPOINT = "mocogan"
 
@@ -57,11 +61,14 @@ class Config:
     video_disc_width: int = 16  # channels of D_V's first layer (paper: 64); 3-D convs dominate the cost
     batch_size: int = 16  # videos per step, for D_V and G
     image_batch_size: int = 64  # frames per step for D_I, sampled from those videos
-    lr: float = 2e-4  # the generator's learning rate
-    disc_lr: float = 2e-4  # the discriminators' learning rate
-    betas: tuple[float, float] = (0.5, 0.999)
+    lr: float = 1e-4  # the generator's learning rate (paper: 2e-4)
+    disc_lr: float = 4e-4  # the discriminators' learning rate (TTUR; paper: 2e-4)
+    betas: tuple[float, float] = (0.0, 0.9)  # Adam's (paper: (0.5, 0.999))
     weight_decay: float = 1e-5
     disc_norm: str = "spectral"  # discriminators' normalisation: "spectral", or the paper code's "batch"
+    loss: str = "hinge"  # "hinge", or "bce" as in the paper (non-saturating for G)
+    augment: str = "translation"  # DiffAugment policy before both discriminators ("" for none)
+    use_image_discriminator: bool = True  # False: the paper's ablation without D_I (D_V alone)
     noise_sigma: float = 0.0  # instance noise added to every discriminator layer's input while training
     ema_decay: float = 0.99  # samples come from a running average of G's weights (0: G itself), as in VGAN
     num_videos: int = 100_000  # training videos (each a pure function of its index)
@@ -70,6 +77,9 @@ class Config:
 
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)  # a list when read back from a model card
+        if self.loss not in ("hinge", "bce"):
+            raise ValueError(f"loss must be 'hinge' or 'bce', got {self.loss!r}.")
+        parse_policy(self.augment)  # raises on an unknown augmentation
 
     @classmethod
     def preset(cls, name: str) -> "Config":
@@ -285,9 +295,11 @@ class MoCoGAN(nn.Module):
         super().__init__()
         self.config = config
         self.generator = MoCoGANGenerator(config)
-        self.image_discriminator = ImageDiscriminator(config)
+        self.image_discriminator = ImageDiscriminator(config) if config.use_image_discriminator else None
         self.video_discriminator = VideoDiscriminator(config)
         self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
+        self.snapshots = TrainingSnapshots(SNAPSHOT_SAMPLES, (config.channels, config.num_frames,
+                                                              config.frame_size, config.frame_size))
 
     @torch.no_grad()
     def recalibrate_ema(self, batches: int = 50, batch_size: int = 16) -> None:
@@ -297,6 +309,9 @@ class MoCoGAN(nn.Module):
             ema, lambda g: ema.generate(ema.sample_content(batch_size, g), ema.sample_motion(batch_size, g)), batches)
 
 
+SNAPSHOT_SAMPLES = 8  # clips per training snapshot, drawn from the same codes every time
+
+
 def build(config: Config) -> MoCoGAN:
     """A fresh MoCoGAN with DCGAN initialisation (weights N(0, 0.02), BatchNorm scales N(1, 0.02)).
 
@@ -304,8 +319,8 @@ def build(config: Config) -> MoCoGAN:
     std 0.02 and nothing to rescale them, their logits would start vanishingly small.
     """
     model = MoCoGAN(config)
-    parts = [model.generator] + ([model.image_discriminator, model.video_discriminator]
-                                 if config.disc_norm == "batch" else [])
+    discriminators = [d for d in (model.image_discriminator, model.video_discriminator) if d is not None]
+    parts = [model.generator] + (discriminators if config.disc_norm == "batch" else [])
     for m in (m for part in parts for m in part.modules()):
         if isinstance(m, (nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d)):
             nn.init.normal_(m.weight, 0.0, 0.02)
@@ -331,46 +346,59 @@ def sample_frames(videos: Tensor, n: int, generator: torch.Generator | None = No
     return frames[torch.randperm(frames.shape[0], generator=generator)[:n].to(frames.device)]
 
 
-def generator_loss(image_logits: Tensor, video_logits: Tensor) -> Tensor:
-    """G's loss: the non-saturating image GAN term plus the video GAN term (Sec. 4, the objective F_V).
+def generator_loss(image_logits: Tensor | None, video_logits: Tensor, kind: str = "bce") -> Tensor:
+    """G's loss: the image GAN term plus the video GAN term (Sec. 4, the objective F_V).
 
-    Each term is BCE-with-logits against the label "real": -mean log D_I(x̃) - mean log D_V(ṽ).
+    ``bce``: each term is BCE-with-logits against the label "real" (non-saturating):
+    -mean log D_I(x̃) - mean log D_V(ṽ). ``hinge``: -mean D_I(x̃) - mean D_V(ṽ) on the raw logits.
+    ``image_logits=None`` (no D_I) leaves the video term alone.
     """
-    return (F.binary_cross_entropy_with_logits(image_logits, torch.ones_like(image_logits))
-            + F.binary_cross_entropy_with_logits(video_logits, torch.ones_like(video_logits)))
+    terms = [logits for logits in (image_logits, video_logits) if logits is not None]
+    if kind == "hinge":
+        return sum(-logits.mean() for logits in terms)
+    return sum(F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits)) for logits in terms)
 
 
 def training_step(model: MoCoGAN, trainer: Trainer, real: Tensor) -> dict[str, float]:
     """One iteration of Sec. 4's alternating updates: D_I, then D_V, then G, on one batch of fakes.
+
+    Both discriminators see their inputs through ``config.augment`` (DiffAugment), real and fake alike.
 
     Args:
         real: (B, C, T, H, W) real videos in [0, 1].
     """
     config, gen = model.config, model.generator
     d_image, d_video = model.image_discriminator, model.video_discriminator
+    augment = lambda x: diff_augment(x, config.augment, fill=-1.0)  # noqa: E731  (-1 is black here)
+    d_loss = lambda real_logits, fake_logits: discriminator_loss(real_logits, fake_logits, config.loss)  # noqa: E731
     real = real * 2 - 1  # the networks work in [-1, 1]
     fake, z_action = gen(real.shape[0])  # generated once, reused by all three updates
-    fake_frames = sample_frames(fake, config.image_batch_size)
-    real_frames = sample_frames(real, config.image_batch_size)
+    values = {}
+    if d_image is not None:
+        fake_frames = sample_frames(fake, config.image_batch_size)
+        real_frames = sample_frames(real, config.image_batch_size)
+        # Sec. 4, F_V's image term: real frames "real", generated frames "fake".
+        loss_d_image = d_loss(d_image(augment(real_frames)), d_image(augment(fake_frames.detach())))
+        values["D_image"] = trainer.update("D_image", loss_d_image)
 
-    # Sec. 4, F_V's image term: real frames "real", generated frames "fake".
-    loss_d_image = discriminator_loss(d_image(real_frames), d_image(fake_frames.detach()))
-    values = {"D_image": trainer.update("D_image", loss_d_image)}
-
-    real_logits, _ = d_video(real)
-    fake_logits, fake_category = d_video(fake.detach())
-    loss_d_video = discriminator_loss(real_logits, fake_logits)  # Sec. 4, F_V's video term: clips
+    real_logits, _ = d_video(augment(real))
+    fake_logits, fake_category = d_video(augment(fake.detach()))
+    loss_d_video = d_loss(real_logits, fake_logits)  # Sec. 4, F_V's video term: clips
     if z_action is not None:  # Sec. 4.1: D_V learns to recover z_A from the fakes (InfoGAN)
         loss_d_video = loss_d_video + F.cross_entropy(fake_category, z_action.argmax(dim=1))
     values["D_video"] = trainer.update("D_video", loss_d_video)
 
-    d_image.requires_grad_(False), d_video.requires_grad_(False)  # G's update needs no D weight gradients
-    fake_logits, fake_category = d_video(fake)
-    loss_g = generator_loss(d_image(fake_frames), fake_logits)
+    discriminators = [d for d in (d_image, d_video) if d is not None]
+    for d in discriminators:
+        d.requires_grad_(False)  # G's update needs no D weight gradients
+    fake_logits, fake_category = d_video(augment(fake))
+    image_logits = d_image(augment(fake_frames)) if d_image is not None else None
+    loss_g = generator_loss(image_logits, fake_logits, config.loss)
     if z_action is not None:  # ... and G learns to make z_A recoverable
         loss_g = loss_g + F.cross_entropy(fake_category, z_action.argmax(dim=1))
     values["G"] = trainer.update("G", loss_g)
-    d_image.requires_grad_(True), d_video.requires_grad_(True)
+    for d in discriminators:
+        d.requires_grad_(True)
     ema_update(model.generator_ema, gen, config.ema_decay)
     return values
 
@@ -384,30 +412,37 @@ def training_data(config: Config, split: str = "train") -> MovingDigits:
 
 
 def make_optimizers(model: MoCoGAN, config: Config) -> dict[str, torch.optim.Optimizer]:
-    """Adam (lr 2e-4, β = (0.5, 0.999), weight decay 1e-5 in the paper's code) for G, D_I and D_V."""
+    """Adam for G (``lr``), D_I and D_V (``disc_lr``), β = ``betas``, weight decay 1e-5 as in the paper's code."""
     parts = {"D_image": (model.image_discriminator, config.disc_lr),
              "D_video": (model.video_discriminator, config.disc_lr), "G": (model.generator, config.lr)}
+    parts = {name: part for name, part in parts.items() if part[0] is not None}  # no D_I: no optimiser for it
     return {name: torch.optim.Adam(part.parameters(), lr=lr, betas=config.betas,
                                    weight_decay=config.weight_decay) for name, (part, lr) in parts.items()}
 
 
 def train(config: Config, steps: int | None = None, *, run_dir: str | Path | None = None, seed: int = 0,
-          progress: bool = True) -> tuple[MoCoGAN, dict[str, float]]:
-    """Train MoCoGAN on moving digits; returns the model (in eval mode) and its final metrics.
+          progress: bool = True, time_limit_s: float | None = None) -> tuple[MoCoGAN, dict[str, float]]:
+    """Train MoCoGAN on moving digits for ``steps`` (default ``config.steps``) or until ``time_limit_s``
+    seconds of training; returns the model (in eval mode) and its metrics.
 
-    The metrics are the last logged losses and, when the course's feature network is shipped,
-    FVD and ACD of ``config.eval_videos`` samples against as many held-out real videos (none if 0).
+    The metrics are the last logged losses, the steps done, the training time and, unless
+    ``config.eval_videos`` is 0, the scores of :func:`evaluate`. Three snapshots of samples from
+    fixed codes (after 10%, 30% and 100% of the run) are kept in ``model.snapshots``.
     """
     steps = config.steps if steps is None else steps
     seed_everything(seed)
     model = build(config)
-    loader = DataLoader(training_data(config), batch_size=config.batch_size, shuffle=True, drop_last=True)
     trainer = Trainer({"model": model}, make_optimizers(model, config), run_dir=run_dir,
                       checkpoint_every=500 if run_dir else 0, log_every=50, seed=seed, progress=progress)
-    history = trainer.fit(lambda tr, batch: training_step(model, tr, batch["video"]),
-                          infinite_batches(loader), steps)
+    draw = lambda: sample(model, SNAPSHOT_SAMPLES, seed=1234)  # noqa: E731
+    step_fn = with_snapshots(lambda tr, batch: training_step(model, tr, batch["video"]), model.snapshots, draw,
+                             steps, time_limit_s)
+    batches = infinite_batches(loader(training_data(config), config.batch_size, trainer.device))
+    history = trainer.fit(step_fn, batches, steps, time_limit_s=time_limit_s)
     model.recalibrate_ema()
-    metrics = {f"final_loss_{k}": v for k, v in history[-1].items() if k != "step"}
+    model.snapshots.record(len(model.snapshots.steps) - 1, trainer.step, draw())
+    metrics = {f"final_loss_{k}": round(v, 4) for k, v in history[-1].items() if k != "step"}
+    metrics["steps"] = trainer.step
     if config.eval_videos > 0:
         metrics.update(evaluate(model, config.eval_videos))
     metrics["train_wall_time_s"] = trainer.wall_time_s  # summed over resumed runs: the card's wall time
@@ -524,10 +559,13 @@ def decomposition_scores(model: MoCoGAN, rows: int = 32, per_row: int = 8, seed:
 
 
 def evaluate(model: MoCoGAN, n: int, seed: int = 0) -> dict[str, float]:
-    """Toy-world FVD and ACD of ``n`` samples next to the baselines', as for VGAN (``metrics.generator_scores``).
+    """The model card's scores: ``metrics.generator_scores`` of ``n`` samples (FVD, motion FVD, frame FD,
+    ACD next to the baselines', as for VGAN) and the decomposition scores of :func:`decomposition_scores`.
 
-    FVD is against ``n`` held-out (test) clips; the baselines are built from ``n`` training clips.
-    Needs the shipped feature network (``data/checkpoints/video_features.pt``).
+    The distances are against ``n`` held-out (test) clips; the baselines are built from ``n`` training
+    clips. Needs the shipped feature network (``data/checkpoints/video_features.pt``).
     """
     others = video_batch(training_data(dataclasses.replace(model.config, num_videos=n), "train"), n)
-    return generator_scores(sample(model, n, seed=seed), real_videos(model.config, n), others, seed=seed)
+    scores = generator_scores(sample(model, n, seed=seed), real_videos(model.config, n), others, seed=seed)
+    decomposition = {key: round(value, 4) for key, value in decomposition_scores(model, seed=seed).items()}
+    return {**scores, **decomposition}

@@ -12,8 +12,8 @@ import dataclasses
 import torch
 
 from vidgen_lib.models import vgan
-from vidgen_lib.models.vgan import (VGAN, VGANDiscriminator, VGANGenerator, build, generate_parts,
-                                    sample, train)
+from vidgen_lib.models.vgan import (SNAPSHOT_SAMPLES, VGAN, VGANDiscriminator, VGANGenerator, build, evaluate,
+                                    generate_parts, latents, sample, sample_from, train)
 
 NAME = "vgan_one_stream"
 
@@ -30,5 +30,5 @@ def load_pretrained(device: torch.device | str | None = None) -> VGAN:
     return vgan.load_pretrained(device, name=NAME)
 
 
-__all__ = ["Config", "VGAN", "VGANGenerator", "VGANDiscriminator", "build", "train", "sample",
-           "generate_parts", "load_pretrained"]
+__all__ = ["Config", "VGAN", "VGANGenerator", "VGANDiscriminator", "build", "train", "sample", "sample_from",
+           "latents", "generate_parts", "evaluate", "load_pretrained", "SNAPSHOT_SAMPLES"]
