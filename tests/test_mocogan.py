@@ -351,3 +351,30 @@ def test_training_keeps_snapshots_and_evaluates_the_decomposition(monkeypatch):
     model, metrics = mocogan.train(tiny_config(), steps=10, progress=False)
     assert model.snapshots.taken()[0] == [1, 3, 10]
     assert metrics["steps"] == 10 and metrics["fvd"] == 1.0 and metrics["digit|fixed_content"] == 0.5
+
+
+def test_image_pretraining_trains_the_frame_generator_against_d_i_alone():
+    """MoCoGAN-HD's order: the first steps are an image GAN (G_I and D_I; D_V untouched), then the video game."""
+    torch.manual_seed(0)
+    m = mocogan.build(tiny_config(pretrain_image_steps=2))
+    trainer = Trainer({"model": m}, mocogan.make_optimizers(m, m.config), progress=False)
+    seen = []
+    record = trainer.update
+    trainer.update = lambda name, loss: seen.append(name) or record(name, loss)
+    d_video_before = {k: v.clone() for k, v in m.video_discriminator.state_dict().items()}
+    g_image_before = {k: v.clone() for k, v in m.generator.image_generator.state_dict().items()}
+    batches = iter(lambda: {"video": torch.rand(4, 1, 10, 16, 16)}, None)
+    values = mocogan.image_step(m, trainer, next(batches)["video"])
+    assert set(values) == {"D_image", "G"} and seen == ["D_image", "G"]
+    assert all(torch.equal(v, d_video_before[k]) for k, v in m.video_discriminator.state_dict().items())
+    assert not all(torch.equal(v, g_image_before[k]) for k, v in m.generator.image_generator.state_dict().items())
+    with pytest.raises(ValueError, match="needs the image discriminator"):
+        tiny_config(pretrain_image_steps=5, use_image_discriminator=False)
+
+
+def test_train_runs_the_image_steps_first_then_the_video_game(monkeypatch):
+    calls = []
+    monkeypatch.setattr(mocogan, "image_step", lambda model, tr, real: calls.append("image") or {"G": 0.0})
+    monkeypatch.setattr(mocogan, "training_step", lambda model, tr, real: calls.append("video") or {"G": 0.0})
+    mocogan.train(tiny_config(pretrain_image_steps=3, eval_videos=0), steps=5, progress=False)
+    assert calls == ["image"] * 3 + ["video"] * 2

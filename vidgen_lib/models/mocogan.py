@@ -69,6 +69,7 @@ class Config:
     loss: str = "hinge"  # "hinge", or "bce" as in the paper (non-saturating for G)
     augment: str = "translation"  # DiffAugment policy before both discriminators ("" for none)
     use_image_discriminator: bool = True  # False: the paper's ablation without D_I (D_V alone)
+    pretrain_image_steps: int = 0  # the first steps train G_I on single frames against D_I alone (see image_step)
     noise_sigma: float = 0.0  # instance noise added to every discriminator layer's input while training
     ema_decay: float = 0.99  # samples come from a running average of G's weights (0: G itself), as in VGAN
     num_videos: int = 100_000  # training videos (each a pure function of its index)
@@ -80,6 +81,8 @@ class Config:
         if self.loss not in ("hinge", "bce"):
             raise ValueError(f"loss must be 'hinge' or 'bce', got {self.loss!r}.")
         parse_policy(self.augment)  # raises on an unknown augmentation
+        if self.pretrain_image_steps and not self.use_image_discriminator:
+            raise ValueError("pretrain_image_steps needs the image discriminator (use_image_discriminator=True).")
 
     @classmethod
     def preset(cls, name: str) -> "Config":
@@ -346,12 +349,13 @@ def sample_frames(videos: Tensor, n: int, generator: torch.Generator | None = No
     return frames[torch.randperm(frames.shape[0], generator=generator)[:n].to(frames.device)]
 
 
-def generator_loss(image_logits: Tensor | None, video_logits: Tensor, kind: str = "bce") -> Tensor:
+def generator_loss(image_logits: Tensor | None, video_logits: Tensor | None, kind: str = "bce") -> Tensor:
     """G's loss: the image GAN term plus the video GAN term (Sec. 4, the objective F_V).
 
     ``bce``: each term is BCE-with-logits against the label "real" (non-saturating):
     -mean log D_I(x̃) - mean log D_V(ṽ). ``hinge``: -mean D_I(x̃) - mean D_V(ṽ) on the raw logits.
-    ``image_logits=None`` (no D_I) leaves the video term alone.
+    ``None`` leaves a term out: ``image_logits=None`` without D_I, ``video_logits=None`` while
+    only the image generator is pretrained.
     """
     terms = [logits for logits in (image_logits, video_logits) if logits is not None]
     if kind == "hinge":
@@ -403,6 +407,31 @@ def training_step(model: MoCoGAN, trainer: Trainer, real: Tensor) -> dict[str, f
     return values
 
 
+def image_step(model: MoCoGAN, trainer: Trainer, real: Tensor) -> dict[str, float]:
+    """One step of an *image* GAN that pretrains the frame generator G_I: D_I on single frames, then G
+    against D_I alone; D_V waits. A good image generator first, then a motion path through its latent
+    space, is the insight of MoCoGAN-HD (Tian et al., ICLR 2021); ``Config.pretrain_image_steps``
+    runs this step before the video game of :func:`training_step`.
+
+    Only as many clips are generated as the frames D_I needs: ceil(image_batch_size / T).
+
+    Args:
+        real: (B, C, T, H, W) real videos in [0, 1].
+    """
+    config, gen, d_image = model.config, model.generator, model.image_discriminator
+    augment = lambda x: diff_augment(x, config.augment, fill=-1.0)  # noqa: E731  (-1 is black here)
+    real_frames = sample_frames(real * 2 - 1, config.image_batch_size)
+    fake, _ = gen(-(-config.image_batch_size // config.num_frames))
+    fake_frames = sample_frames(fake, config.image_batch_size)
+    loss_d = discriminator_loss(d_image(augment(real_frames)), d_image(augment(fake_frames.detach())), config.loss)
+    values = {"D_image": trainer.update("D_image", loss_d)}
+    d_image.requires_grad_(False)
+    values["G"] = trainer.update("G", generator_loss(d_image(augment(fake_frames)), None, config.loss))
+    d_image.requires_grad_(True)
+    ema_update(model.generator_ema, gen, config.ema_decay)
+    return values
+
+
 # --- training, sampling, the shipped checkpoint ------------------------------------------------
 
 def training_data(config: Config, split: str = "train") -> MovingDigits:
@@ -423,7 +452,8 @@ def make_optimizers(model: MoCoGAN, config: Config) -> dict[str, torch.optim.Opt
 def train(config: Config, steps: int | None = None, *, run_dir: str | Path | None = None, seed: int = 0,
           progress: bool = True, time_limit_s: float | None = None) -> tuple[MoCoGAN, dict[str, float]]:
     """Train MoCoGAN on moving digits for ``steps`` (default ``config.steps``) or until ``time_limit_s``
-    seconds of training; returns the model (in eval mode) and its metrics.
+    seconds of training; returns the model (in eval mode) and its metrics. The first
+    ``config.pretrain_image_steps`` of the steps pretrain the image generator (:func:`image_step`).
 
     The metrics are the last logged losses, the steps done, the training time and, unless
     ``config.eval_videos`` is 0, the scores of :func:`evaluate`. Three snapshots of samples from
@@ -435,8 +465,10 @@ def train(config: Config, steps: int | None = None, *, run_dir: str | Path | Non
     trainer = Trainer({"model": model}, make_optimizers(model, config), run_dir=run_dir,
                       checkpoint_every=500 if run_dir else 0, log_every=50, seed=seed, progress=progress)
     draw = lambda: sample(model, SNAPSHOT_SAMPLES, seed=1234)  # noqa: E731
-    step_fn = with_snapshots(lambda tr, batch: training_step(model, tr, batch["video"]), model.snapshots, draw,
-                             steps, time_limit_s)
+    def step(tr: Trainer, batch: dict[str, Tensor]) -> dict[str, float]:  # images first, if asked, then video
+        return (image_step if tr.step < config.pretrain_image_steps else training_step)(model, tr, batch["video"])
+
+    step_fn = with_snapshots(step, model.snapshots, draw, steps, time_limit_s)
     batches = infinite_batches(loader(training_data(config), config.batch_size, trainer.device))
     history = trainer.fit(step_fn, batches, steps, time_limit_s=time_limit_s)
     model.recalibrate_ema()
