@@ -17,6 +17,19 @@ def test_doctor_reports_versions_device_and_data():
     for field in ("vidgen_lib", "torch", "device", "profile", "digit sprites", "checkpoints"):
         assert field in result.stdout
     assert "MISSING" not in result.stdout and "PROBLEM" not in result.stdout
+    import torch
+
+    assert f"torch build    {'CUDA' if torch.version.cuda else 'CPU'}" in result.stdout
+
+
+def test_doctor_warns_about_a_cuda_build_without_a_gpu(monkeypatch, capsys):
+    import torch
+
+    monkeypatch.setattr(torch.version, "cuda", "12.4")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert cli.doctor() == 0
+    out = capsys.readouterr().out
+    assert "torch build    CUDA 12.4" in out and "warning: a CUDA build of PyTorch on a machine without a usable GPU" in out
 
 
 def test_train_writes_a_checkpoint_and_card_that_sample_uses(tiny_model_module, tmp_path, monkeypatch):
@@ -62,12 +75,49 @@ def test_set_changes_config_fields_and_rejects_unknown_ones(tiny_model_module, t
     assert json.loads((tmp_path / "tiny.json").read_text())["steps"] == 2  # --steps wins over the config
     config = cli.with_overrides(models.get("vgan").Config(), ["batch_size=64", "augment=", "loss=bce"])
     assert (config.batch_size, config.augment, config.loss) == (64, "", "bce")  # JSON where it parses
-    with pytest.raises(SystemExit, match="KEY=VALUE with KEY one of .*batch_size"):
+    with pytest.raises(cli.UsageError, match="KEY=VALUE with KEY one of .*batch_size"):
         cli.with_overrides(config, ["batchsize=64"])
-    with pytest.raises(ValueError, match="loss must be"):  # the config's own checks still run
+    with pytest.raises(cli.UsageError, match="loss must be"):  # the config's own checks still run
         cli.with_overrides(config, ["loss=wasserstein"])
 
 
 def test_minutes_needs_a_model_with_a_time_limit(tiny_model_module, tmp_path):
-    with pytest.raises(SystemExit, match="no time limit"):
-        cli.main(["train", "tiny", "--minutes", "1", "--out", str(tmp_path)])
+    with pytest.raises(cli.UsageError, match="no time limit"):
+        cli.main(["train", "tiny", "--minutes", "1", "--out", str(tmp_path), "--debug"])
+
+
+def one_line_error(capsys, argv: list[str], message: str) -> None:
+    """``argv`` is a user's mistake: exit status 2 and one line on stderr that contains ``message``."""
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and message in err, err
+    assert "Traceback" not in err
+
+
+def test_every_command_line_mistake_is_one_line_and_exit_status_2(tiny_model_module, tmp_path, capsys):
+    one_line_error(capsys, ["train", "nonexistent"], "Unknown model 'nonexistent'. Registered models:")
+    one_line_error(capsys, ["sample", "vgan", "--n", "0"], "--n must be positive, got 0")
+    one_line_error(capsys, ["sample", "vgan", "--n", "-3"], "--n must be positive, got -3")
+    one_line_error(capsys, ["train", "tiny", "--steps", "0", "--out", str(tmp_path)], "--steps must be positive")
+    one_line_error(capsys, ["sample", "tdvae"], "tdvae is a prediction model")
+    one_line_error(capsys, ["sample", "tiny", "--out", str(tmp_path / "s.gif")], "python -m vidgen_lib train tiny")
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    one_line_error(capsys, ["train", "tiny", "--out", str(a_file)], "is a file, not a folder")
+    one_line_error(capsys, ["sample", "tiny", "--out", str(a_file / "s.gif")], "is a file, not a folder")
+    one_line_error(capsys, ["execute", str(tmp_path / "nope.ipynb")], "no such notebook")
+    one_line_error(capsys, ["train", "tiny", "--set", "nope=1", "--out", str(tmp_path)], "expected KEY=VALUE")
+    # A checkpoint changed after it was written: its sha256 no longer matches the card.
+    assert cli.main(["train", "tiny", "--steps", "2", "--out", str(tmp_path)]) == 0
+    with open(tmp_path / "tiny.pt", "ab") as f:
+        f.write(b"tampered")
+    capsys.readouterr()
+    one_line_error(capsys, ["sample", "tiny", "--out", str(tmp_path / "s.gif")], "does not match its model card")
+
+
+def test_debug_shows_the_traceback(tiny_model_module):
+    with pytest.raises(cli.UsageError, match="Unknown model"):
+        cli.main(["train", "nonexistent", "--debug"])
+    result = subprocess.run([sys.executable, "-m", "vidgen_lib", "sample", "vgan", "--n", "0"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stderr.strip().startswith("error: --n must be positive")

@@ -2,11 +2,16 @@
 
     doctor                       versions, device, profile, data found (paste it into a bug report)
     bench [NAME ...] [--notebooks]  speed and memory of data, training steps and notebooks
-    train NAME [--profile P] [--steps N | --minutes M] [--set KEY=VALUE] [--out DIR] [--seed S]\n                                 train, then write checkpoint + card
+    train NAME [--profile P] [--steps N | --minutes M] [--set KEY=VALUE] [--out DIR] [--seed S]
+                                 train, then write checkpoint + card
     sample NAME [--n 16] [--out samples.gif] [--seed S]           samples of a shipped model as a GIF
     train-features [--steps N] [--out DIR] [--seed S]   the video feature network behind FVD and ACD
     student OUT_DIR              the student edition of the notebooks (solutions removed)
     execute NOTEBOOK ...         run notebooks top to bottom in place (to commit their outputs)
+
+A mistake in a command (an unknown model, a count that is not positive, a missing or changed
+checkpoint, a folder that cannot be written, a notebook that does not exist) ends in one line that
+says what was wrong and what to do, with exit status 2; add ``--debug`` to see the traceback.
 """
 from __future__ import annotations
 
@@ -24,8 +29,41 @@ from pathlib import Path
 
 import vidgen_lib
 from vidgen_lib import models
+from vidgen_lib.checkpoints import CheckpointError
 
 NOTEBOOK_DIR = vidgen_lib.DATA_DIR.parent / "notebooks"
+
+
+class UsageError(Exception):
+    """A mistake in how a command was called: reported in one line, with exit status 2."""
+
+
+def get_model(name: str):
+    """The registered model module ``name``; an unknown name is a :class:`UsageError` listing the known ones."""
+    try:
+        return models.get(name)
+    except KeyError as err:
+        raise UsageError(err.args[0]) from err
+
+
+def positive(value: float | None, option: str) -> None:
+    """Reject a count or a duration that is not positive (``None``: the option was not given)."""
+    if value is not None and value <= 0:
+        raise UsageError(f"{option} must be positive, got {value}.")
+
+
+def writable_dir(path: Path, option: str) -> Path:
+    """Create ``path`` if needed and check a file can be written there, before any long work starts."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{option} {path} is a file, not a folder: choose another {option}.")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".vidgen_write_test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise UsageError(f"cannot write to {option} {path} ({err.strerror or err}): choose another {option}.") from err
+    return path
 
 
 def doctor() -> int:
@@ -40,6 +78,10 @@ def doctor() -> int:
         except ImportError:
             version = "MISSING: pip install -e .[dev]"
         print(f"{package:14} {version}")
+    print(f"torch build    {torch_build()}")
+    if torch.version.cuda and not torch.cuda.is_available():
+        print("               warning: a CUDA build of PyTorch on a machine without a usable GPU; the CPU build "
+              "is several GB smaller and runs the course the same (README, Quickstart)")
     print(f"device         {vidgen_lib.device()} (CUDA available: {torch.cuda.is_available()})")
     print(f"cpu threads    {torch.get_num_threads()}")
     print(f"profile        {vidgen_lib.profile()} (set VIDGEN_PROFILE=full for GPU-sized runs)")
@@ -59,6 +101,16 @@ def doctor() -> int:
     return 0
 
 
+def torch_build() -> str:
+    """Which build of PyTorch is installed: ``"CPU"``, ``"CUDA 12.4"`` or ``"ROCm 6.2"``."""
+    import torch
+
+    if torch.version.cuda:
+        return f"CUDA {torch.version.cuda}"
+    hip = getattr(torch.version, "hip", None)
+    return f"ROCm {hip}" if hip else "CPU"
+
+
 def train(name: str, profile: str | None, steps: int | None, out: Path, seed: int, argv: list[str],
           minutes: float | None = None, overrides: list[str] | None = None) -> int:
     """Train model ``name`` with its preset and write ``out/<name>.pt`` plus its model card.
@@ -67,13 +119,16 @@ def train(name: str, profile: str | None, steps: int | None, out: Path, seed: in
     ``time_limit_s``); the card records the steps actually done. ``overrides`` are ``KEY=VALUE``
     changes to the preset's config (values read as JSON where they parse, else as strings).
     """
-    module = models.get(name)
+    module = get_model(name)
+    positive(steps, "--steps")
+    positive(minutes, "--minutes")
+    writable_dir(out, "--out")
     config = with_overrides(module.Config.preset(profile or vidgen_lib.profile()), overrides or [])
     steps = steps if steps is not None else config.steps
     options = {}
     if minutes is not None:
         if "time_limit_s" not in inspect.signature(module.train).parameters:
-            raise SystemExit(f"{name} has no time limit: train it with --steps instead of --minutes.")
+            raise UsageError(f"{name} has no time limit: train it with --steps instead of --minutes.")
         options["time_limit_s"] = 60 * minutes
     start = time.perf_counter()
     model, metrics = module.train(config, steps, run_dir=out / "runs" / name, seed=seed, **options)
@@ -90,12 +145,15 @@ def with_overrides(config, overrides: list[str]):
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep or key not in fields:
-            raise SystemExit(f"--set {item!r}: expected KEY=VALUE with KEY one of {', '.join(sorted(fields))}.")
+            raise UsageError(f"--set {item!r}: expected KEY=VALUE with KEY one of {', '.join(sorted(fields))}.")
         try:
             changes[key] = json.loads(text)
         except ValueError:
             changes[key] = text
-    return dataclasses.replace(config, **changes)
+    try:
+        return dataclasses.replace(config, **changes)
+    except (TypeError, ValueError) as err:  # the config's own checks
+        raise UsageError(f"--set: {err}") from err
 
 
 def train_features(steps: int | None, out: Path, seed: int, argv: list[str]) -> int:
@@ -137,9 +195,11 @@ def sample(name: str, n: int, out: Path, seed: int) -> int:
     """Write ``n`` samples of the shipped model ``name`` as a GIF."""
     from vidgen_lib.viz import save_gif
 
-    module = models.get(name)
+    module = get_model(name)
     if not hasattr(module, "sample"):
-        raise SystemExit(f"{name} is a prediction model: it has predict(), not sample().")
+        raise UsageError(f"{name} is a prediction model: it continues given clips (predict()) and has no sample().")
+    positive(n, "--n")
+    writable_dir(out.parent, "--out")
     model = module.load_pretrained()
     videos = module.sample(model, n, seed=seed)
     print(f"wrote {save_gif(videos, out)} ({n} videos of shape {tuple(videos.shape[1:])})")
@@ -149,12 +209,15 @@ def sample(name: str, n: int, out: Path, seed: int) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m vidgen_lib", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("doctor", help="versions, device, profile, data found")
-    p = sub.add_parser("bench", help="speed and memory")
+    add = lambda name, **kwargs: sub.add_parser(name, parents=[common], **kwargs)  # noqa: E731
+    add("doctor", help="versions, device, profile, data found")
+    p = add("bench", help="speed and memory")
     p.add_argument("names", nargs="*", help="only benchmarks whose name starts with one of these")
     p.add_argument("--notebooks", action="store_true", help="also time every notebook (minutes)")
-    p = sub.add_parser("train", help="train a model and write checkpoint + model card")
+    p = add("train", help="train a model and write checkpoint + model card")
     p.add_argument("name")
     p.add_argument("--profile", choices=vidgen_lib.runtime.PROFILES)
     p.add_argument("--steps", type=int)
@@ -162,25 +225,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="change one config field")
     p.add_argument("--out", type=Path, default=vidgen_lib.CHECKPOINT_DIR)
     p.add_argument("--seed", type=int, default=0)
-    p = sub.add_parser("sample", help="samples of a shipped model as a GIF")
+    p = add("sample", help="samples of a shipped model as a GIF")
     p.add_argument("name")
     p.add_argument("--n", type=int, default=16)
     p.add_argument("--out", type=Path, default=Path("samples.gif"))
     p.add_argument("--seed", type=int, default=0)
-    p = sub.add_parser("train-features", help="train the video feature network used by FVD and ACD")
+    p = add("train-features", help="train the video feature network used by FVD and ACD")
     p.add_argument("--steps", type=int)
     p.add_argument("--out", type=Path, default=vidgen_lib.CHECKPOINT_DIR)
     p.add_argument("--seed", type=int, default=0)
-    p = sub.add_parser("student", help="write the student edition of the notebooks")
+    p = add("student", help="write the student edition of the notebooks")
     p.add_argument("out_dir", type=Path)
-    p = sub.add_parser("execute", help="run notebooks in place and save their outputs")
+    p = add("execute", help="run notebooks in place and save their outputs")
     p.add_argument("notebooks", nargs="+", type=Path)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; a user's mistake prints one line on stderr and returns 2 (see the module docstring)."""
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    try:
+        return run(args, argv)
+    except (UsageError, FileNotFoundError, CheckpointError) as err:
+        if args.debug:
+            raise
+        print(f"error: {err} (add --debug for the traceback)", file=sys.stderr)
+        return 2
+
+
+def run(args: argparse.Namespace, argv: list[str]) -> int:
     if args.command == "doctor":
         return doctor()
     if args.command == "bench":
@@ -193,18 +267,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "train":
         return train(args.name, args.profile, args.steps, args.out, args.seed, argv, args.minutes, args.set)
     if args.command == "train-features":
+        positive(args.steps, "--steps")
+        writable_dir(args.out, "--out")
         return train_features(args.steps, args.out, args.seed, argv)
     if args.command == "sample":
         return sample(args.name, args.n, args.out, args.seed)
     if args.command == "student":
         from vidgen_lib.course import build_student_edition
 
-        written = build_student_edition(NOTEBOOK_DIR, args.out_dir)
+        written = build_student_edition(NOTEBOOK_DIR, writable_dir(args.out_dir, "OUT_DIR"))
         print(f"wrote {len(written)} student notebooks to {args.out_dir}")
         return 0
     if args.command == "execute":
         from vidgen_lib.course import execute_notebook
 
+        missing = [str(path) for path in args.notebooks if not path.is_file()]
+        if missing:
+            raise UsageError(f"no such notebook: {', '.join(missing)} (notebooks live in {NOTEBOOK_DIR}).")
         for path in args.notebooks:
             print(f"{path.name}: {execute_notebook(path):.1f} s", flush=True)
         return 0
