@@ -3,6 +3,7 @@ import json
 import pytest
 import torch
 
+import vidgen_lib
 from vidgen_lib.checkpoints import CheckpointError, load_checkpoint, save_checkpoint, sha256_of
 
 
@@ -74,3 +75,24 @@ def test_truncated_file_is_reported_as_corrupt(tmp_path):
 def test_save_leaves_no_temporary_files(tmp_path):
     _save(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["toy.json", "toy.pt"]
+
+
+def strict_json(text: str):
+    """json.loads that rejects NaN and ±Infinity, which strict parsers (and the JSON standard) do not allow."""
+    def reject(constant: str):
+        raise ValueError(f"{constant} is not JSON")
+    return json.loads(text, parse_constant=reject)
+
+
+@pytest.mark.parametrize("path", sorted((vidgen_lib.DATA_DIR / "checkpoints").glob("*.json")), ids=lambda p: p.stem)
+def test_every_shipped_card_is_strict_json_with_the_card_keys(path):
+    card = strict_json(path.read_text(encoding="utf-8"))
+    required = {"name", "config", "command", "steps", "wall_time_s", "hardware", "metrics", "notes", "created", "sha256"}
+    assert required <= set(card), required - set(card)
+    assert card["name"] == path.stem and (path.parent / f"{path.stem}.pt").exists()
+    assert all(isinstance(v, (int, float)) for v in card["metrics"].values())
+
+
+def test_shipped_results_are_strict_json():
+    for path in (vidgen_lib.DATA_DIR / "results").glob("*.json"):
+        strict_json(path.read_text(encoding="utf-8"))

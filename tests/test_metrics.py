@@ -223,6 +223,16 @@ def test_psnr_of_constant_offset_is_20_db():
     assert float(metrics.psnr(x, y, data_range=2.0)) == pytest.approx(20.0 + 20 * math.log10(2), abs=1e-5)
 
 
+def test_pooled_psnr_is_the_psnr_of_the_mse_over_the_whole_set():
+    x = torch.zeros(2, 1, 2, 4, 4)
+    y = x.clone()
+    y[0] = 0.2  # video 0 off by 0.2 everywhere, video 1 exact: per-video mean PSNR is +inf
+    assert math.isinf(float(metrics.psnr(x, y)))
+    pooled = float(metrics.psnr(x, y, reduction="pooled"))  # MSE = 0.04 / 2 = 0.02
+    assert pooled == pytest.approx(10 * math.log10(1 / 0.02), abs=1e-5)
+    assert math.isinf(float(metrics.psnr(x, x, reduction="pooled")))
+
+
 def test_psnr_of_identical_videos_is_inf():
     x = _video()
     assert math.isinf(float(metrics.psnr(x, x)))

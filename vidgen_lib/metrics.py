@@ -520,12 +520,17 @@ def psnr(x: Tensor, y: Tensor, data_range: float = 1.0, reduction: str = "mean")
         x: ``(N, C, T, H, W)`` predicted videos in [0, 1].
         y: ``(N, C, T, H, W)`` target videos in [0, 1].
         data_range: L, the span of possible values (1.0 for [0, 1] videos).
-        reduction: ``"mean"`` for one number over all videos, ``"none"`` for one per video.
+        reduction: ``"mean"`` for one number over all videos, ``"none"`` for one per video, or
+            ``"pooled"`` for one PSNR of the MSE over every value of the set: finite unless the
+            two sets are identical, so it is what model cards (strict JSON) record.
 
     Returns:
-        PSNR in dB: a 0-dim tensor (``"mean"``) or ``(N,)`` (``"none"``), float64.
+        PSNR in dB: a 0-dim tensor (``"mean"``, ``"pooled"``) or ``(N,)`` (``"none"``), float64.
     """
     _check_pair(x, y)
+    if reduction == "pooled":
+        mse = ((x.double() - y.double()) ** 2).mean()
+        return 10.0 * torch.log10(data_range**2 / mse) if mse > 0 else torch.tensor(math.inf, dtype=torch.float64)
     mse = ((x.double() - y.double()) ** 2).mean(dim=(1, 3, 4))  # (N, T): one MSE per frame
     per_frame = torch.where(
         mse > 0, 10.0 * torch.log10(data_range**2 / mse), torch.full_like(mse, math.inf)
