@@ -121,3 +121,27 @@ def test_debug_shows_the_traceback(tiny_model_module):
     result = subprocess.run([sys.executable, "-m", "vidgen_lib", "sample", "vgan", "--n", "0"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and result.stderr.strip().startswith("error: --n must be positive")
+
+
+PREDICTORS = [name for name in models.available() if hasattr(models.get(name), "predict")]
+
+
+@pytest.mark.parametrize("name", PREDICTORS)
+def test_predict_writes_truth_and_continuation_for_every_predictor(name, tmp_path, capsys):
+    out = tmp_path / f"{name}.gif"
+    assert cli.main(["predict", name, "--n", "2", "--out", str(out)]) == 0
+    module = models.get(name)
+    context, future, _ = module.prediction_task(module.load_pretrained("cpu"), 1)
+    with Image.open(out) as gif:
+        assert gif.n_frames == context.shape[2] + future.shape[2]  # the context, then the continuation
+    assert f"2 held-out clips, {context.shape[2]} context frames" in capsys.readouterr().out
+
+
+def test_predict_png_grid_and_mistakes(tmp_path, capsys):
+    assert cli.main(["predict", "tdvae", "--n", "1", "--out", str(tmp_path / "grid.png")]) == 0
+    with Image.open(tmp_path / "grid.png") as png:
+        assert png.size[0] > png.size[1]  # one row per clip, time along the width
+    capsys.readouterr()
+    one_line_error(capsys, ["predict", "vgan"], "vgan is a generator")
+    one_line_error(capsys, ["predict", "tdvae", "--n", "0"], "--n must be positive")
+    one_line_error(capsys, ["sample", "dvg"], "python -m vidgen_lib predict dvg")

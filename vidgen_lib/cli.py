@@ -5,6 +5,7 @@
     train NAME [--profile P] [--steps N | --minutes M] [--set KEY=VALUE] [--out DIR] [--seed S]
                                  train, then write checkpoint + card
     sample NAME [--n 16] [--out samples.gif] [--seed S]           samples of a shipped model as a GIF
+    predict NAME [--n 4] [--out predictions.gif] [--seed S]       a predictor's continuations of held-out clips
     train-features [--steps N] [--out DIR] [--seed S]   the video feature network behind FVD and ACD
     student OUT_DIR              the student edition of the notebooks (solutions removed)
     execute NOTEBOOK ...         run notebooks top to bottom in place (to commit their outputs)
@@ -191,18 +192,47 @@ def write_card(state_dict: dict, out: Path, name: str, config, steps: int, start
     return card
 
 
+def shipped_model(name: str, verb: str, n: int, out: Path):
+    """The module and shipped model ``name`` for ``sample`` or ``predict``, after checking the call."""
+    module = get_model(name)
+    if not hasattr(module, verb):
+        kind, other = (("a prediction model: it continues given clips", "predict") if verb == "sample"
+                       else ("a generator: it draws new clips", "sample"))
+        raise UsageError(f"{name} is {kind}; use `python -m vidgen_lib {other} {name}`.")
+    positive(n, "--n")
+    writable_dir(out.parent, "--out")
+    return module, module.load_pretrained()
+
+
 def sample(name: str, n: int, out: Path, seed: int) -> int:
     """Write ``n`` samples of the shipped model ``name`` as a GIF."""
     from vidgen_lib.viz import save_gif
 
-    module = get_model(name)
-    if not hasattr(module, "sample"):
-        raise UsageError(f"{name} is a prediction model: it continues given clips (predict()) and has no sample().")
-    positive(n, "--n")
-    writable_dir(out.parent, "--out")
-    model = module.load_pretrained()
+    module, model = shipped_model(name, "sample", n, out)
     videos = module.sample(model, n, seed=seed)
     print(f"wrote {save_gif(videos, out)} ({n} videos of shape {tuple(videos.shape[1:])})")
+    return 0
+
+
+def predict(name: str, n: int, out: Path, seed: int) -> int:
+    """Write ``n`` held-out clips of the model's own world, truth and continuation side by side, as a GIF
+    (or a PNG grid of frames when ``out`` ends in ``.png``). DVG continues under the clips' true actions."""
+    import torch
+
+    from vidgen_lib.viz import frame_grid, save_gif
+
+    module, model = shipped_model(name, "predict", n, out)
+    context, future, condition = module.prediction_task(model, n)
+    guess = module.predict(model, context, future.shape[2], seed=seed, **condition).cpu()
+    truth, continued = torch.cat([context, future], dim=2), torch.cat([context, guess], dim=2)
+    pairs = torch.stack([truth, continued], dim=1).flatten(0, 1)  # truth, model, truth, model, ...
+    if out.suffix.lower() == ".png":
+        labels = [label for i in range(n) for label in (f"truth {i}", f"{name} {i}")]
+        frame_grid(pairs, labels=labels).savefig(out, dpi=80)
+    else:
+        save_gif(pairs, out, ncols=2)
+    print(f"wrote {out}: {n} held-out clips, {context.shape[2]} context frames then {future.shape[2]} more; "
+          f"the truth (left or top) next to {name}'s continuation")
     return 0
 
 
@@ -229,6 +259,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--n", type=int, default=16)
     p.add_argument("--out", type=Path, default=Path("samples.gif"))
+    p.add_argument("--seed", type=int, default=0)
+    p = add("predict", help="a predictor's continuations of held-out clips next to the truth")
+    p.add_argument("name")
+    p.add_argument("--n", type=int, default=4)
+    p.add_argument("--out", type=Path, default=Path("predictions.gif"))
     p.add_argument("--seed", type=int, default=0)
     p = add("train-features", help="train the video feature network used by FVD and ACD")
     p.add_argument("--steps", type=int)
@@ -272,6 +307,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         return train_features(args.steps, args.out, args.seed, argv)
     if args.command == "sample":
         return sample(args.name, args.n, args.out, args.seed)
+    if args.command == "predict":
+        return predict(args.name, args.n, args.out, args.seed)
     if args.command == "student":
         from vidgen_lib.course import build_student_edition
 

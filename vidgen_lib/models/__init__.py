@@ -9,7 +9,8 @@ Each module ``vidgen_lib.models.<name>`` exposes:
   time summed over resumed runs, read from ``OUT/runs/NAME/train_state.pt``);
 - ``load_pretrained(device=None)``: the shipped checkpoint in ``data/checkpoints/<name>.pt``;
 - generators: ``sample(model, n, *, seed=None, **condition) -> (n, C, T, H, W)`` in [0, 1];
-  predictors: ``predict(model, context, horizon, **condition) -> (B, C, horizon, H, W)``.
+  predictors: ``predict(model, context, horizon, **condition) -> (B, C, horizon, H, W)`` and
+  ``prediction_task(model, n) -> (context, future, condition)``, n held-out clips of the model's world.
 
 ``get(name)`` returns the module; ``available()`` lists the names.
 """

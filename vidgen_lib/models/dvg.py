@@ -455,6 +455,14 @@ def heldout_batch(config: Config, n: int) -> dict[str, Tensor]:
             "distractor_color": torch.stack([it["color"][1] for it in items])}
 
 
+def prediction_task(model: DVG, n: int) -> tuple[Tensor, Tensor, dict]:
+    """``n`` held-out clips to continue: the context ``(n, 3, context, H, W)``, the true future and the
+    keyword arguments ``predict`` needs: the true ``actions`` of every frame."""
+    batch = heldout_batch(model.config, n)
+    context = model.config.context
+    return batch["video"][:, :, :context], batch["video"][:, :, context:], {"actions": batch["actions"]}
+
+
 @torch.no_grad()
 def baseline_predictions(model: DVG, batch: dict[str, Tensor], seed: int = 0) -> dict[str, Tensor]:
     """The future of each test video as DVG predicts it under the true actions, as the same model predicts
@@ -567,6 +575,6 @@ def load_pretrained(device: torch.device | str | None = None, path: str | Path |
     return load_model(CHECKPOINT, Config, build, device, path)
 
 
-__all__ = ["Config", "DVG", "build", "train", "predict", "load_pretrained", "gaussian_kl", "reparameterize",
+__all__ = ["Config", "DVG", "build", "train", "predict", "prediction_task", "load_pretrained", "gaussian_kl", "reparameterize",
            "kl_weight", "action_one_hot", "dvg_loss", "training_step", "evaluate", "baseline_predictions",
            "agent_centroids", "position_error", "heldout_data", "heldout_batch", "sample_futures", "diversity"]

@@ -32,7 +32,7 @@ from vidgen_lib.metrics import copy_last_frame
 from vidgen_lib.runtime import seed_everything
 from vidgen_lib.train import Trainer
 
-__all__ = ["Config", "TDVAE", "build", "tdvae_loss", "sample_time_pairs", "predict", "rollout", "train",
+__all__ = ["Config", "TDVAE", "build", "tdvae_loss", "sample_time_pairs", "predict", "prediction_task", "rollout", "train",
            "load_pretrained", "evaluate", "ShiftingDigits", "roll_frames", "oscillator_batch", "fit_sinusoid",
            "oscillator_rollouts", "oscillator_scores", "oscillator_belief_probe", "linear_probe_r2"]
 
@@ -408,6 +408,13 @@ def test_videos(n: int, num_frames: int = 20) -> dict[str, Tensor]:
     return {"video": torch.stack([it["video"] for it in items]),
             "label": torch.tensor([it["label"] for it in items]),
             "direction": torch.tensor([it["direction"] for it in items])}
+
+
+def prediction_task(model: TDVAE, n: int, context_frames: int = 10, horizon: int = 10) -> tuple[Tensor, Tensor, dict]:
+    """``n`` held-out clips to continue: context ``(n, 1, context_frames, 28, 28)``, the true future
+    ``(n, 1, horizon, 28, 28)`` and the keyword arguments ``predict`` needs (none)."""
+    video = test_videos(n, context_frames + horizon)["video"]
+    return video[:, :, :context_frames], video[:, :, context_frames:], {}
 
 
 def evaluate(model: TDVAE, n: int = 1000, *, context_frames: int = 10, horizon: int = 10,

@@ -53,7 +53,7 @@ __all__ = ["Config", "VPN", "MaskedConv2d", "MultiplicativeUnit", "ResidualMulti
            "Encoder", "PixelCNNDecoder", "causal_mask", "build", "quantize", "dequantize", "vpn_loss", "pixel_nll",
            "log_likelihood", "nll_nats_per_frame", "copy_last_nats_per_frame", "uniform_nats_per_frame",
            "training_step", "make_trainer", "train", "training_data", "test_videos", "evaluate", "sample_frame",
-           "predict", "receptive_field", "load_pretrained", "PAPER_NATS_PER_FRAME"]
+           "predict", "prediction_task", "receptive_field", "load_pretrained", "PAPER_NATS_PER_FRAME"]
 
 CHECKPOINT = "vpn"
 PAPER_NATS_PER_FRAME = {"vpn": 87.6, "baseline": 110.1, "lower_bound": 86.3}  # Moving MNIST, Table 1
@@ -554,6 +554,13 @@ def training_data(config: Config, split: str = "train", num_videos: int | None =
 def test_videos(config: Config, n: int) -> Tensor:
     """The first n test-split videos (n, 1, T, H, W): the same videos for every model."""
     return video_batch(training_data(config, "test", n), n)
+
+
+def prediction_task(model: VPN, n: int) -> tuple[Tensor, Tensor, dict]:
+    """``n`` held-out clips to continue: context ``(n, 1, context, H, W)``, the true future and the
+    keyword arguments ``predict`` needs (none)."""
+    videos = test_videos(model.config, n)
+    return videos[:, :, :model.config.context], videos[:, :, model.config.context:], {}
 
 
 def evaluate(model: VPN, n: int = 1000, *, videos: Tensor | None = None) -> dict[str, float]:

@@ -15,7 +15,7 @@ import torch
 
 from vidgen_lib.models import vpn
 from vidgen_lib.models.vpn import (VPN, build, evaluate, log_likelihood, nll_nats_per_frame, predict,
-                                   receptive_field, train, training_step, vpn_loss)
+                                   prediction_task, receptive_field, train, training_step, vpn_loss)
 
 NAME = "vpn_independent"
 
@@ -33,4 +33,4 @@ def load_pretrained(device: torch.device | str | None = None, path: str | Path |
 
 
 __all__ = ["Config", "VPN", "build", "train", "training_step", "vpn_loss", "log_likelihood", "nll_nats_per_frame",
-           "evaluate", "predict", "receptive_field", "load_pretrained"]
+           "evaluate", "predict", "prediction_task", "receptive_field", "load_pretrained"]
