@@ -156,3 +156,18 @@ def test_student_edition_runs_up_to_its_first_exercise(path: Path) -> None:
     stub_raised = error == "NotImplementedError" and message.startswith("Exercise")
     check_reported = error == "ExerciseError" and "is not implemented yet" in message
     assert stub_raised or check_reported, f"first error: {error}: {message}"
+
+
+def test_bench_times_notebooks_with_their_kernels_peak_memory_and_no_kernel_warning(tmp_path, capfd):
+    from vidgen_lib import bench
+
+    path = tmp_path / "01_tiny.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("big = bytearray(64 * 2**20)  # 64 MB the kernel must hold"))
+    nbformat.write(nb, path)
+    results = bench.time_notebooks([path])
+    seconds, peak_mb = results["01_tiny.ipynb"]
+    assert seconds > 0 and peak_mb > 64  # the kernel's own peak, which holds the 64 MB
+    out, err = capfd.readouterr()
+    assert "notebook/01_tiny.ipynb" in out and "without encryption" not in out + err
+    assert nbformat.read(path, as_version=4).cells[0].outputs == []  # the file itself is left as it was

@@ -5,9 +5,8 @@ Each benchmark is a function returning ``(what, seconds per call)``; chapters ad
 """
 from __future__ import annotations
 
+import os
 import resource
-import shutil
-import tempfile
 import sys
 import time
 from collections.abc import Callable
@@ -100,18 +99,28 @@ def run(names: list[str] | None = None) -> list[dict]:
     return rows
 
 
-def time_notebooks(paths: list[Path]) -> dict[str, float]:
-    """Execute each notebook top to bottom (on a copy, so the committed outputs stay) and print its time."""
-    from vidgen_lib.course import execute_notebook
+PEAK_MEMORY_CELL = """import resource, sys
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024))"""
 
-    times = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for path in paths:
-            copy = Path(tmp) / path.name
-            shutil.copy(path, copy)
-            times[path.name] = execute_notebook(copy)
-            print(f"{'notebook/' + path.name:67} {times[path.name] * 1000:10.0f}", flush=True)
-    return times
+
+def time_notebooks(paths: list[Path]) -> dict[str, tuple[float, float | None]]:
+    """Execute each notebook top to bottom (in memory: the committed outputs stay) and print its wall time
+    and the peak memory of its kernel process (a last cell reads it; ``None`` where the system cannot tell)."""
+    import nbformat
+
+    from vidgen_lib.course import run_notebook
+
+    results = {}
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        nb.cells.append(nbformat.v4.new_code_cell(PEAK_MEMORY_CELL if os.name == "posix" else "print('')"))
+        seconds = run_notebook(nb, path.parent)
+        text = "".join(out.get("text", "") for out in nb.cells[-1].outputs).strip()
+        peak_mb = int(text) / 2**20 if text.isdigit() else None
+        results[path.name] = (seconds, peak_mb)
+        memory = f"{peak_mb:9.0f}" if peak_mb is not None else f"{'—':>9}"
+        print(f"{'notebook/' + path.name:67} {seconds * 1000:10.0f} {memory}", flush=True)
+    return results
 
 
 @benchmark("metrics/fvd")
