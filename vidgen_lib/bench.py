@@ -6,7 +6,6 @@ Each benchmark is a function returning ``(what, seconds per call)``; chapters ad
 from __future__ import annotations
 
 import os
-import resource
 import sys
 import time
 from collections.abc import Callable
@@ -37,9 +36,14 @@ def time_call(fn: Callable[[], object], repeats: int = 3) -> float:
 
 
 def peak_memory_mb() -> float:
-    """Peak resident memory of this process so far (MB); on CUDA, peak allocated tensor memory."""
+    """Peak resident memory of this process so far (MB); on CUDA, peak allocated tensor memory; NaN on
+    Windows, which has no ``resource`` module."""
     if torch.cuda.is_available():
         return torch.cuda.max_memory_allocated() / 2**20
+    if os.name != "posix":
+        return float("nan")
+    import resource  # POSIX only
+
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux
 
