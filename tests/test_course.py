@@ -171,3 +171,22 @@ def test_bench_times_notebooks_with_their_kernels_peak_memory_and_no_kernel_warn
     out, err = capfd.readouterr()
     assert "notebook/01_tiny.ipynb" in out and "without encryption" not in out + err
     assert nbformat.read(path, as_version=4).cells[0].outputs == []  # the file itself is left as it was
+
+
+def test_every_notebook_reference_points_to_a_notebook_that_exists():
+    """"notebook 04", "chapters 06–08", "MoCoGAN (03)": every number a markdown cell names must be a notebook."""
+    import json
+    import re
+
+    folder = Path(__file__).resolve().parent.parent / "notebooks"
+    existing = {path.name[:2] for path in folder.glob(NOTEBOOK_GLOB)}
+    named = re.compile(r"\b(?:[Nn]otebooks?|[Cc]hapters?)\s+(\d\d(?:\s*(?:,|and|–|-|to)\s*\d\d)*)")
+    in_brackets = re.compile(r"\b[A-Z][\w-]*\s+\((\d\d)\)")
+    for path in sorted(folder.glob(NOTEBOOK_GLOB)):
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            if cell["cell_type"] != "markdown":
+                continue
+            text = "".join(cell["source"])
+            numbers = {n for m in named.finditer(text) for n in re.findall(r"\d\d", m.group(1))}
+            numbers |= {m.group(1) for m in in_brackets.finditer(text)}
+            assert numbers <= existing, f"{path.name} points to notebook(s) {sorted(numbers - existing)}, which do not exist"

@@ -52,3 +52,17 @@ def test_frame_scrubber_builds_a_slider_over_time():
     widget = viz.frame_scrubber(_video())
     slider = widget.children[0]
     assert (slider.min, slider.max) == (0, 4)
+
+
+def test_snapshot_grid_has_one_row_per_latent_and_snapshot():
+    import matplotlib.pyplot as plt
+
+    from vidgen_lib.viz import snapshot_grid
+
+    clips = torch.rand(3, 8, 1, 16, 8, 8)
+    fig = snapshot_grid([10, 30, 100], clips, latents=2, max_frames=4)
+    axes = fig.axes
+    assert len(axes) == 2 * 3 * 4  # (latents x snapshots) rows, 4 frames each
+    assert axes[0].get_ylabel() == "latent 0, step 10" and axes[4 * 5].get_ylabel() == "latent 1, step 100"
+    assert np.allclose(axes[4].get_images()[0].get_array()[..., 0], clips[1, 0, 0, 0].numpy())  # row 2: snapshot 1, latent 0
+    plt.close(fig)

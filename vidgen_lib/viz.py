@@ -105,6 +105,18 @@ def frame_grid(videos: torch.Tensor, *, max_frames: int = 16, labels: list[str] 
     return fig
 
 
+def snapshot_grid(steps: list[int], clips: torch.Tensor, *, latents: int = 3, max_frames: int = 8):
+    """Training snapshots as a frame grid: for each of the first ``latents`` latents, one row per snapshot.
+
+    Args:
+        steps: the step of each snapshot, as ``TrainingSnapshots.taken()`` returns them.
+        clips: ``(K, n, C, T, H, W)`` in [0, 1], snapshot k's clip i drawn from latent i.
+    """
+    rows = [clips[k, i] for i in range(latents) for k in range(len(steps))]
+    labels = [f"latent {i}, step {s:,}" for i in range(latents) for s in steps]
+    return frame_grid(torch.stack(rows), max_frames=max_frames, labels=labels)
+
+
 def save_gif(videos: torch.Tensor, path: str | Path, *, fps: int = 8, ncols: int = 8, scale: int = 2) -> Path:
     """Write a video or a batch (tiled ``ncols`` wide, 1-pixel gaps) as a looping GIF; returns the path."""
     frames = as_batch(videos)
