@@ -6,7 +6,9 @@ import pytest
 import torch
 
 import vidgen_lib
-from vidgen_lib import features, metrics
+from vidgen_lib import evaluation, metrics
+from vidgen_lib.evaluation import features
+from vidgen_lib.evaluation.i3d import I3DFeatures
 from vidgen_lib.datasets import MovingDigits, MovingShapes, video_batch
 
 
@@ -139,7 +141,7 @@ def test_missing_checkpoint_names_the_command(tmp_path, monkeypatch):
         features.load_features(path=tmp_path / "video_features.pt")
     monkeypatch.setattr(vidgen_lib, "CHECKPOINT_DIR", tmp_path)
     with pytest.raises(FileNotFoundError, match="python -m vidgen_lib train-features"):
-        metrics.fvd(torch.rand(4, 1, 8, 16, 16), torch.rand(4, 1, 8, 16, 16))
+        evaluation.fvd(torch.rand(4, 1, 8, 16, 16), torch.rand(4, 1, 8, 16, 16))
 
 
 @pytest.mark.parametrize(
@@ -160,42 +162,42 @@ def test_bad_input_raises_clearly(bad, pattern):
 # FVD and ACD with the shipped features: the FVD paper's sensitivity study at toy scale
 # ---------------------------------------------------------------------------------------------
 def test_fvd_rises_monotonically_with_noise(digits):
-    reference = metrics.embed_videos(digits[:64])
+    reference = evaluation.embed_videos(digits[:64])
     scores = []
     for std in (0.0, 0.05, 0.1, 0.2, 0.4):
         noisy = metrics.add_noise(digits[64:], std, generator=_gen(3))
-        scores.append(metrics.fvd_from_features(reference, metrics.embed_videos(noisy)))
+        scores.append(metrics.fvd_from_features(reference, evaluation.embed_videos(noisy)))
     assert scores == sorted(scores) and scores[-1] > 2 * scores[0], scores
 
 
 def test_fvd_rises_monotonically_with_temporal_shuffling(digits):
-    reference = metrics.embed_videos(digits[:64])
+    reference = evaluation.embed_videos(digits[:64])
     scores = []
     for fraction in (0.0, 0.25, 0.5, 1.0):
         shuffled = metrics.shuffle_frames(digits[64:], fraction, generator=_gen(4))
-        scores.append(metrics.fvd_from_features(reference, metrics.embed_videos(shuffled)))
+        scores.append(metrics.fvd_from_features(reference, evaluation.embed_videos(shuffled)))
     assert scores == sorted(scores) and scores[-1] > 2 * scores[0], scores
 
 
 def test_acd_ranks_static_below_real_below_identity_swap():
     real, swapped = features.identity_swap_digits(32)
-    static = metrics.acd_videos(metrics.static_baseline(real))
+    static = evaluation.acd_videos(metrics.static_baseline(real))
     assert static == pytest.approx(0.0, abs=1e-6)
-    assert static < metrics.acd_videos(real) < metrics.acd_videos(swapped)
+    assert static < evaluation.acd_videos(real) < evaluation.acd_videos(swapped)
 
 
 def test_evaluate_generator_reports_every_metric(digits):
-    scores = metrics.evaluate_generator(metrics.static_baseline(digits[64:]), digits[:64])
+    scores = evaluation.evaluate_generator(metrics.static_baseline(digits[64:]), digits[:64])
     assert set(scores) == {"n", "fvd", "kvd", "acd"} and scores["n"] == 64
-    floor = metrics.evaluate_generator(digits[64:], digits[:64])
+    floor = evaluation.evaluate_generator(digits[64:], digits[:64])
     assert floor["fvd"] < scores["fvd"] and floor["acd"] > scores["acd"] == pytest.approx(0.0, abs=1e-6)
 
 
 def test_default_extractor_works_on_rgb_shapes():
     shapes = video_batch(MovingShapes("test", 16, 16, 32), 16)
-    assert metrics.fvd(shapes[:8], shapes[8:]) >= 0.0
-    assert metrics.kvd_videos(shapes[:8], shapes[8:]) == pytest.approx(metrics.kvd(
-        metrics.embed_videos(shapes[:8]), metrics.embed_videos(shapes[8:])))
+    assert evaluation.fvd(shapes[:8], shapes[8:]) >= 0.0
+    assert evaluation.kvd_videos(shapes[:8], shapes[8:]) == pytest.approx(metrics.kvd(
+        evaluation.embed_videos(shapes[:8]), evaluation.embed_videos(shapes[8:])))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -222,21 +224,21 @@ def probe_path(tmp_path):
 
 
 def test_i3d_preprocessing_matches_the_fvd_paper(probe_path):
-    i3d = features.I3DFeatures(probe_path, device="cpu")
+    i3d = I3DFeatures(probe_path, device="cpu")
     grey = torch.zeros(2, 1, 10, 32, 32)
     grey[1] = 1.0
     feats = i3d(grey)
     assert feats.shape == (2, 7)
     assert feats[:, :4].tolist() == [[3, 10, 224, 224]] * 2  # 3 channels, T kept, 224 x 224
     assert feats[0, 4] == -1 and feats[1, 5] == 1  # [0, 1] mapped to [-1, 1]
-    assert features.I3DFeatures(probe_path, device="cpu", offset=5.0)(grey)[0, 6] == -1 + 5  # call options
+    assert I3DFeatures(probe_path, device="cpu", offset=5.0)(grey)[0, 6] == -1 + 5  # call options
 
 
 def test_i3d_extractor_plugs_into_fvd_and_refuses_short_clips(probe_path):
-    i3d = features.I3DFeatures(probe_path, device="cpu")
+    i3d = I3DFeatures(probe_path, device="cpu")
     real = torch.rand(6, 3, 9, 16, 16, generator=_gen(5))
-    assert metrics.fvd(real, real, extractor=i3d) == pytest.approx(0.0, abs=1e-6)
+    assert evaluation.fvd(real, real, extractor=i3d) == pytest.approx(0.0, abs=1e-6)
     with pytest.raises(ValueError, match="at least 9 frames"):
         i3d(torch.rand(2, 3, 8, 16, 16))
     with pytest.raises(FileNotFoundError, match="TorchScript"):
-        features.I3DFeatures(probe_path.with_name("missing.pt"))
+        I3DFeatures(probe_path.with_name("missing.pt"))

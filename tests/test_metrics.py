@@ -6,7 +6,7 @@ import pytest
 import torch
 from einops import rearrange
 
-from vidgen_lib import metrics
+from vidgen_lib import evaluation, metrics
 
 
 def _gen(seed: int = 0) -> torch.Generator:
@@ -116,14 +116,14 @@ def test_frechet_finite_for_rank_deficient_covariance():
 
 
 def test_frechet_retries_with_ridge_when_square_root_fails(monkeypatch):
-    real_sqrtm = metrics.scipy.linalg.sqrtm
+    real_sqrtm = metrics.distances.scipy.linalg.sqrtm
     calls = []
 
     def failing_once(a):  # simulate SciPy giving up on a singular product the first time
         calls.append(a)
         return np.full_like(a, np.nan) if len(calls) == 1 else real_sqrtm(a)
 
-    monkeypatch.setattr(metrics.scipy.linalg, "sqrtm", failing_once)
+    monkeypatch.setattr(metrics.distances.scipy.linalg, "sqrtm", failing_once)
     sigma1, sigma2 = _random_spd(3, seed=37), _random_spd(3, seed=38)
     value = metrics.frechet_distance(torch.zeros(3), sigma1, torch.ones(3), sigma2, eps=1e-6)
     assert len(calls) == 2
@@ -169,19 +169,19 @@ def test_fvd_from_features_equals_frechet_of_fitted_gaussians():
 def test_fvd_runs_extractor_in_batches():
     real, noise = _video(n=12, t=4, h=4, w=4, seed=18), _video(n=12, t=4, h=4, w=4, seed=19)
     fake = metrics.static_baseline(real)
-    assert metrics.fvd(real, real, extractor=_mean_per_frame) == pytest.approx(0.0, abs=1e-10)
-    small = metrics.fvd(real, fake, extractor=_mean_per_frame, batch_size=5)
-    large = metrics.fvd(real, fake, extractor=_mean_per_frame, batch_size=64)
+    assert evaluation.fvd(real, real, extractor=_mean_per_frame) == pytest.approx(0.0, abs=1e-10)
+    small = evaluation.fvd(real, fake, extractor=_mean_per_frame, batch_size=5)
+    large = evaluation.fvd(real, fake, extractor=_mean_per_frame, batch_size=64)
     assert small == pytest.approx(large, rel=1e-9) and small > 0
-    assert metrics.fvd(real, noise, extractor=_mean_per_frame) > 0
+    assert evaluation.fvd(real, noise, extractor=_mean_per_frame) > 0
 
 
 def test_fvd_checks_clip_shapes_and_extractor_output():
     real = _video(n=4)
     with pytest.raises(ValueError, match=r"\(C, T, H, W\)"):
-        metrics.fvd(real, _video(n=4, t=6), extractor=_mean_per_frame)
+        evaluation.fvd(real, _video(n=4, t=6), extractor=_mean_per_frame)
     with pytest.raises(ValueError, match=r"\(B, D\)"):
-        metrics.fvd(real, real, extractor=lambda v: v.mean(dim=(1, 3, 4)).unsqueeze(-1))
+        evaluation.fvd(real, real, extractor=lambda v: v.mean(dim=(1, 3, 4)).unsqueeze(-1))
 
 
 def test_kvd_matches_brute_force_unbiased_estimator():
@@ -336,8 +336,8 @@ def test_acd_videos_applies_frame_features():
 
     real = _video(c=3, seed=28)
     by_hand = metrics.acd(rearrange(real.mean(dim=(3, 4)), "n c t -> n t c"))
-    assert metrics.acd_videos(real, mean_colour) == pytest.approx(by_hand, rel=1e-6)
-    assert metrics.acd_videos(metrics.static_baseline(real), mean_colour) == pytest.approx(0.0, abs=1e-6)
+    assert evaluation.acd_videos(real, mean_colour) == pytest.approx(by_hand, rel=1e-6)
+    assert evaluation.acd_videos(metrics.static_baseline(real), mean_colour) == pytest.approx(0.0, abs=1e-6)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -409,12 +409,12 @@ def _mean_colour(frames):
 
 def test_embed_videos_and_kvd_videos_use_the_extractor_in_batches():
     real, fake = _video(n=10, t=4, seed=40), _video(n=8, t=4, seed=41)
-    feats = metrics.embed_videos(real, _mean_per_frame, batch_size=3)
+    feats = evaluation.embed_videos(real, _mean_per_frame, batch_size=3)
     assert torch.allclose(feats, _mean_per_frame(real))
     by_features = metrics.kvd(_mean_per_frame(real), _mean_per_frame(fake), degree=2)
-    assert metrics.kvd_videos(real, fake, _mean_per_frame, batch_size=4, degree=2) == pytest.approx(by_features)
+    assert evaluation.kvd_videos(real, fake, _mean_per_frame, batch_size=4, degree=2) == pytest.approx(by_features)
     with pytest.raises(ValueError, match=r"\(C, T, H, W\)"):
-        metrics.kvd_videos(real, _video(n=4, t=5), _mean_per_frame)
+        evaluation.kvd_videos(real, _video(n=4, t=5), _mean_per_frame)
 
 
 def test_baseline_videos_are_named_and_shaped_like_the_real_ones():
@@ -427,12 +427,12 @@ def test_baseline_videos_are_named_and_shaped_like_the_real_ones():
 
 def test_evaluate_generator_is_one_protocol_for_models_and_baselines():
     real, other = _video(n=12, t=4, seed=44), _video(n=12, t=4, seed=45)
-    scores = metrics.evaluate_generator(other, real, _mean_per_frame, _mean_colour)
+    scores = evaluation.evaluate_generator(other, real, _mean_per_frame, _mean_colour)
     assert scores["n"] == 12
-    assert scores["fvd"] == pytest.approx(metrics.fvd(real, other, _mean_per_frame))
+    assert scores["fvd"] == pytest.approx(evaluation.fvd(real, other, _mean_per_frame))
     assert scores["kvd"] == pytest.approx(metrics.kvd(_mean_per_frame(real), _mean_per_frame(other)))
-    assert scores["acd"] == pytest.approx(metrics.acd_videos(other, _mean_colour))
-    again = metrics.evaluate_generator(other, real, _mean_per_frame, _mean_colour,
+    assert scores["acd"] == pytest.approx(evaluation.acd_videos(other, _mean_colour))
+    again = evaluation.evaluate_generator(other, real, _mean_per_frame, _mean_colour,
                                        real_features=_mean_per_frame(real))
     assert again == scores
 
@@ -446,18 +446,18 @@ def test_evaluate_models_measures_shipped_generators_and_explains_the_rest(tiny_
                     command="test", steps=2, wall_time_s=0.0)
     reference = torch.rand(6, 1, 4, 8, 8, generator=_gen(46))
     monkeypatch.setattr(vidgen_lib, "CHECKPOINT_DIR", tmp_path)
-    result = metrics.evaluate_models(reference, names=["tiny"], extractor=_mean_per_frame,
+    result = evaluation.evaluate_models(reference, names=["tiny"], extractor=_mean_per_frame,
                                      frame_feature_fn=_mean_colour)
     samples = tiny_model_module.sample(model, 6, seed=0)
-    assert result["tiny"] == metrics.evaluate_generator(samples, reference, _mean_per_frame, _mean_colour)
-    other_shape = metrics.evaluate_models(torch.rand(6, 1, 5, 8, 8), names=["tiny"], extractor=_mean_per_frame)
+    assert result["tiny"] == evaluation.evaluate_generator(samples, reference, _mean_per_frame, _mean_colour)
+    other_shape = evaluation.evaluate_models(torch.rand(6, 1, 5, 8, 8), names=["tiny"], extractor=_mean_per_frame)
     assert "differ" in other_shape["tiny"]
     monkeypatch.setattr(vidgen_lib, "CHECKPOINT_DIR", tmp_path / "empty")
-    assert metrics.evaluate_models(reference, names=["tiny"]) == {"tiny": "no checkpoint yet"}
+    assert evaluation.evaluate_models(reference, names=["tiny"]) == {"tiny": "no checkpoint yet"}
 
 
 def test_frechet_retries_with_ridge_when_the_root_is_too_complex(monkeypatch):
-    real_sqrtm = metrics.scipy.linalg.sqrtm
+    real_sqrtm = metrics.distances.scipy.linalg.sqrtm
     calls = []
 
     def complex_once(a):  # what sqrtm can return for a singular product (N < D): large imaginary noise
@@ -465,7 +465,7 @@ def test_frechet_retries_with_ridge_when_the_root_is_too_complex(monkeypatch):
         root = real_sqrtm(a)
         return root + 0.01j * np.abs(root).max() if len(calls) == 1 else root
 
-    monkeypatch.setattr(metrics.scipy.linalg, "sqrtm", complex_once)
+    monkeypatch.setattr(metrics.distances.scipy.linalg, "sqrtm", complex_once)
     sigma1, sigma2 = _random_spd(3, seed=39), _random_spd(3, seed=40)
     value = metrics.frechet_distance(torch.zeros(3), sigma1, torch.ones(3), sigma2)
     assert len(calls) == 2
@@ -487,20 +487,20 @@ def test_generator_scores_credit_motion_that_plain_fvd_misses():
     from vidgen_lib.datasets import MovingDigits, video_batch
 
     clips = video_batch(MovingDigits("test", 96, 16, 32, num_digits=1), 96)
-    scores = metrics.generator_scores(metrics.static_baseline(clips[48:]), clips[:48], clips[48:])
-    assert scores["fvd"] == scores["fvd_static"] and scores["fd_frames"] == scores["fd_frames_static"]
-    assert scores["fd_frames_static"] < 2 * scores["fd_frames_real"] + 1  # the same frames: appearance is real
-    assert scores["fvd_motion_static"] > 5 * scores["fvd_motion_real"]  # no motion at all
-    assert scores["acd"] == 0.0  # a frozen frame never changes content
+    scores = evaluation.generator_scores(metrics.static_baseline(clips[48:]), clips[:48], clips[48:], name="frozen")
+    assert scores["fvd/frozen"] == scores["fvd/static"] and scores["fd_frames/frozen"] == scores["fd_frames/static"]
+    assert scores["fd_frames/static"] < 2 * scores["fd_frames/real"] + 1  # the same frames: appearance is real
+    assert scores["fvd_motion/static"] > 5 * scores["fvd_motion/real"]  # no motion at all
+    assert scores["acd/frozen"] == 0.0  # a frozen frame never changes content
     assert scores["eval_videos"] == 48
 
 
 def test_card_rows_and_scores_table_lay_out_a_model_card():
-    scores = {"fvd": 3.0, "fvd_real": 1.0, "fvd_static": 2.0, "fvd_shuffled": 4.0, "fvd_noise": 9.0,
-              "acd": 0.5, "acd_real": 0.25}
-    rows = metrics.card_rows(scores, "gan")
+    scores = {"fvd/gan": 3.0, "fvd/real": 1.0, "fvd/static": 2.0, "fvd/shuffled": 4.0, "fvd/noise": 9.0,
+              "acd/gan": 0.5, "acd/real": 0.25}
+    rows = evaluation.card_rows(scores, "gan")
     assert list(rows) == ["real (other clips)", "static", "shuffled", "noise", "gan"]
     assert rows["real (other clips)"] == {"fvd": 1.0, "acd": 0.25} and rows["gan"] == {"fvd": 3.0, "acd": 0.5}
-    lines = metrics.scores_table(rows, {"FVD": "fvd", "ACD": "acd"}, width=8).splitlines()
+    lines = evaluation.scores_table(rows, {"FVD": "fvd", "ACD": "acd"}, width=8).splitlines()
     assert lines[0] == " " * 8 + f"{'FVD':>12}{'ACD':>12}"
     assert lines[2] == f"{'static':8}{2.0:12.2f}{'—':>12}"  # no ACD recorded for the static baseline

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
-import inspect
 import json
 import os
 import platform
@@ -116,24 +115,25 @@ def train(name: str, profile: str | None, steps: int | None, out: Path, seed: in
           minutes: float | None = None, overrides: list[str] | None = None) -> int:
     """Train model ``name`` with its preset and write ``out/<name>.pt`` plus its model card.
 
-    ``minutes`` stops training after that much training time (models whose ``train`` takes
-    ``time_limit_s``); the card records the steps actually done. ``overrides`` are ``KEY=VALUE``
-    changes to the preset's config (values read as JSON where they parse, else as strings).
+    ``minutes`` stops training after that much training time; the card records the steps actually
+    done. ``overrides`` are ``KEY=VALUE`` changes to the preset's config (values read as JSON where
+    they parse, else as strings). After training, ``evaluation.evaluate`` measures the model on
+    ``config.eval_videos`` held-out clips (none if 0) for the card.
     """
+    from vidgen_lib import evaluation
+
     module = get_model(name)
     positive(steps, "--steps")
     positive(minutes, "--minutes")
     writable_dir(out, "--out")
     config = with_overrides(module.Config.preset(profile or vidgen_lib.profile()), overrides or [])
     steps = steps if steps is not None else config.steps
-    options = {}
-    if minutes is not None:
-        if "time_limit_s" not in inspect.signature(module.train).parameters:
-            raise UsageError(f"{name} has no time limit: train it with --steps instead of --minutes.")
-        options["time_limit_s"] = 60 * minutes
+    time_limit_s = 60 * minutes if minutes is not None else None
     start = time.perf_counter()
-    model, metrics = module.train(config, steps, run_dir=out / "runs" / name, seed=seed, **options)
+    model, metrics = module.train(config, steps, run_dir=out / "runs" / name, seed=seed, time_limit_s=time_limit_s)
     steps_done = int(metrics.pop("steps", steps))
+    if config.eval_videos > 0:
+        metrics.update(evaluation.evaluate(name, model, config.eval_videos, seed=seed))
     write_card(model.state_dict(), out, name, dataclasses.replace(config, steps=steps_done), steps_done, start,
                metrics, argv)
     return 0
@@ -159,7 +159,7 @@ def with_overrides(config, overrides: list[str]):
 
 def train_features(steps: int | None, out: Path, seed: int, argv: list[str]) -> int:
     """Train the video feature network behind FVD and ACD; write ``out/video_features.pt`` + card."""
-    from vidgen_lib import features
+    from vidgen_lib.evaluation import features
 
     steps = steps if steps is not None else features.DEFAULT_STEPS
     config = features.FeatureConfig()

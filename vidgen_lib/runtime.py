@@ -1,12 +1,15 @@
-"""Where code runs and how it is seeded: one device helper, one seeding helper, one profile switch.
+"""Where code runs and how it is seeded: the device, seeding, the profile, eval mode, a model's device.
 
 Every notebook starts with ``seed_everything`` and asks ``device()`` where to put tensors, so the
 same cells run on a laptop CPU and on a CUDA GPU without edits.
 """
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import random
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -39,3 +42,31 @@ def profile() -> str:
     if name not in PROFILES:
         raise ValueError(f"VIDGEN_PROFILE={name!r} is not a profile; use one of {PROFILES}.")
     return name
+
+
+@contextlib.contextmanager
+def eval_mode(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """Run a block with ``model`` in eval mode and no gradients; its mode is restored after, even on error."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        model.train(was_training)
+
+
+def rng(seed: int | None) -> torch.Generator | None:
+    """A CPU ``torch.Generator`` seeded with ``seed``, or ``None`` (the global generator) when ``seed`` is None.
+
+    Library functions draw with it instead of reseeding the global generator, so a seeded call is
+    repeatable without changing what the learner's next random draw will be.
+    """
+    return None if seed is None else torch.Generator().manual_seed(seed)
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device of ``model``'s first parameter (or buffer); the CPU for a model with neither."""
+    for tensor in itertools.chain(model.parameters(), model.buffers()):
+        return tensor.device
+    return torch.device("cpu")

@@ -1,8 +1,10 @@
-"""The one training loop every chapter reuses.
+"""The one training loop every chapter reuses, and the one recipe every model's ``train`` calls.
 
-A chapter writes only its *step*: a function ``step_fn(trainer, batch) -> dict`` that computes its
-losses and calls ``trainer.update(name, loss)`` once per optimiser (a GAN updates ``"D"`` then
-``"G"``; a VAE updates ``"model"``). The :class:`Trainer` does the rest:
+A model writes only its *step*: ``training_step(model, trainer, batch) -> dict`` computes its losses
+and calls ``trainer.update(name, loss)`` once per optimiser (a GAN updates ``"D"`` then ``"G"``; a VAE
+updates ``"model"``). :func:`run` is the recipe: it builds a :class:`Trainer`, trains, and returns the
+model in eval mode with its training metrics, so every ``models/<name>.train`` is a few lines.
+The :class:`Trainer` does the rest:
 
 - device and seeding, a ``tqdm.auto`` progress bar with running losses, a history of logged values;
 - ``update`` zeroes gradients, checks the loss is finite (a NaN/inf raises :class:`NonFiniteLossError`
@@ -27,6 +29,7 @@ from vidgen_lib.runtime import device as default_device
 from vidgen_lib.runtime import seed_everything
 
 StepFn = Callable[["Trainer", Any], dict[str, float]]
+ModelStep = Callable[[nn.Module, "Trainer", Any], dict[str, float]]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -214,6 +217,53 @@ def loader(dataset: Any, batch_size: int, dev: torch.device | None = None) -> to
                                        persistent_workers=on_gpu)
 
 
+def batches(dataset: Any, batch_size: int) -> Iterator:
+    """Endless shuffled batches of ``dataset`` (see :func:`loader`), one epoch after another."""
+    return infinite_batches(loader(dataset, batch_size))
+
+
+def run(model: nn.Module, optimizers: dict[str, torch.optim.Optimizer], step_fn: ModelStep, data: Iterable,
+        steps: int, *, run_dir: str | Path | None = None, seed: int = 0, grad_clip: float | None = None,
+        progress: bool = True, time_limit_s: float | None = None, checkpoint_every: int = 500,
+        log_every: int = 50, snapshot: Callable[[], Tensor] | None = None,
+        finish: Callable[[], None] | None = None) -> tuple[nn.Module, dict[str, float]]:
+    """The course's training recipe: ``step_fn(model, trainer, batch)`` for ``steps`` steps, then the model.
+
+    Args:
+        model: the network (all its parts in one module: one state dict, one checkpoint).
+        optimizers: one optimiser per name that ``step_fn`` passes to ``trainer.update``.
+        step_fn: the model's ``training_step(model, trainer, batch)``.
+        data: an endless iterable of batches (e.g. :func:`batches`).
+        steps: the total number of steps (a run resumed from ``run_dir`` does the remaining ones).
+        run_dir: where the training state is saved every ``checkpoint_every`` steps and resumed from.
+        seed: seeds every random draw of the run.
+        grad_clip: max gradient norm per update (None: no clipping).
+        time_limit_s: stop after this many seconds of training instead, if that comes first.
+        snapshot: ``snapshot()`` draws clips ``(n, C, T, H, W)`` from fixed latents; they are kept in
+            ``model.snapshots`` (a ``TrainingSnapshots``) along the run and at its end.
+        finish: called once training ends, before the last snapshot (e.g. BatchNorm recalibration).
+    Returns:
+        ``(model, metrics)``: the model in eval mode; ``final/<value>`` for each value of the last
+        logged step (running means), ``steps`` done and ``train_wall_time_s`` (summed over resumed runs).
+    """
+    if steps < 1:
+        raise ValueError(f"steps must be a positive number of training steps, got {steps}.")
+    trainer = Trainer({"model": model}, optimizers, grad_clip=grad_clip, run_dir=run_dir,
+                      checkpoint_every=checkpoint_every if run_dir else 0, log_every=log_every, seed=seed,
+                      progress=progress)
+    step = lambda tr, batch: step_fn(model, tr, batch)  # noqa: E731
+    if snapshot is not None:
+        step = with_snapshots(step, model.snapshots, snapshot, steps, time_limit_s)
+    history = trainer.fit(step, data, steps, time_limit_s=time_limit_s)
+    if finish is not None:
+        finish()
+    if snapshot is not None:
+        model.snapshots.record(len(model.snapshots.steps) - 1, trainer.step, snapshot())
+    metrics = {f"final/{k}": round(v, 4) for k, v in history[-1].items() if k != "step"}
+    metrics.update(steps=trainer.step, train_wall_time_s=round(trainer.wall_time_s, 1))
+    return model.eval(), metrics
+
+
 # --- training snapshots: what a generator drew along the way ------------------------------------
 
 SNAPSHOT_FRACTIONS = (0.1, 0.3, 1.0)  # of the run's steps, or of its time limit
@@ -257,47 +307,3 @@ def with_snapshots(step_fn: StepFn, snapshots: TrainingSnapshots, draw: Callable
                 snapshots.record(index, trainer.step + 1, draw())
         return values
     return step
-
-
-# --- weight averaging (the GAN chapters sample from an averaged generator) ----------------------
-
-@torch.no_grad()
-def ema_update(average: nn.Module, model: nn.Module, decay: float) -> None:
-    """average ← decay · average + (1 − decay) · model, parameter by parameter; buffers copied.
-
-    An exponential moving average of a GAN generator's weights smooths the oscillation of the game
-    without changing it (Yazıcı et al., "The Unusual Effectiveness of Averaging in GAN Training",
-    ICLR 2019). Buffers (BatchNorm statistics) are copied; :func:`recalibrate_batchnorm` re-estimates
-    them for the averaged weights once training ends.
-    """
-    for avg, new in zip(average.parameters(), model.parameters()):
-        avg.lerp_(new, 1 - decay)
-    for avg, new in zip(average.buffers(), model.buffers()):
-        avg.copy_(new)
-
-
-@torch.no_grad()
-def recalibrate_batchnorm(module: nn.Module, run_batch: Callable[[torch.Generator], Any], batches: int = 50) -> None:
-    """Re-estimate ``module``'s BatchNorm statistics from its own activations.
-
-    Averaged weights are not the weights the running statistics were measured with; a few forward
-    passes in training mode (cumulative averages, no gradients) make them match.
-
-    Args:
-        module: the network whose BatchNorm layers are re-estimated (e.g. an averaged generator).
-        run_batch: ``run_batch(generator)`` runs one forward pass of ``module`` on a fresh batch,
-            drawing its inputs with the given CPU ``torch.Generator`` (seeded, so repeatable).
-        batches: how many forward passes to average over.
-    """
-    norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    was_training = module.training
-    for norm in norms:
-        norm.reset_running_stats()
-        norm.momentum = None  # cumulative average over the passes below
-    module.train()
-    gen = torch.Generator().manual_seed(0)
-    for _ in range(batches):
-        run_batch(gen)
-    for norm in norms:
-        norm.momentum = 0.1
-    module.train(was_training)

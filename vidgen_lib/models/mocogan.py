@@ -37,10 +37,10 @@ from vidgen_lib.augment import diff_augment, parse_policy
 from vidgen_lib.checkpoints import load_model
 from vidgen_lib.datasets import MovingDigits, video_batch
 from vidgen_lib.losses import discriminator_loss
-from vidgen_lib.metrics import generator_scores
+from vidgen_lib.evaluation import generator_scores
 from vidgen_lib.runtime import seed_everything
-from vidgen_lib.train import (Trainer, TrainingSnapshots, ema_update, infinite_batches, loader, recalibrate_batchnorm,
-                              with_snapshots)
+from vidgen_lib.nn.ema import ema_update, recalibrate_batchnorm
+from vidgen_lib.train import Trainer, TrainingSnapshots, infinite_batches, loader, with_snapshots
 
 CHECKPOINT = "mocogan"
 

@@ -28,8 +28,8 @@ from vidgen_lib.augment import diff_augment, parse_policy
 from vidgen_lib.checkpoints import load_model
 from vidgen_lib.datasets import MovingDigits
 from vidgen_lib.losses import discriminator_loss, generator_loss
-from vidgen_lib.train import (Trainer, TrainingSnapshots, ema_update, infinite_batches, loader, recalibrate_batchnorm,
-                              with_snapshots)
+from vidgen_lib.nn.ema import ema_update, recalibrate_batchnorm
+from vidgen_lib.train import Trainer, TrainingSnapshots, infinite_batches, loader, with_snapshots
 
 
 @dataclasses.dataclass
@@ -416,7 +416,7 @@ def evaluate(model: VGAN, n: int, *, seed: int = 0) -> dict[str, float]:
     depends on N: compare only numbers with the same ``n``.
     """
     from vidgen_lib.datasets import video_batch
-    from vidgen_lib.metrics import generator_scores
+    from vidgen_lib.evaluation import generator_scores
 
     config = model.config
     reference = video_batch(dataset(config, "test", n), n)

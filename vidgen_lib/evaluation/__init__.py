@@ -1,0 +1,51 @@
+"""Measuring models: the course's feature networks, the protocols, and each model's own measurements.
+
+- :mod:`~vidgen_lib.evaluation.features`: the toy-world video classifier behind FVD, KVD and ACD;
+  :mod:`~vidgen_lib.evaluation.i3d`: FVD's I3D, from a file you have;
+- :mod:`~vidgen_lib.evaluation.protocols`: videos in, features, metrics out; ``generator_scores``,
+  the protocol of every generator's model card;
+- one module per model whose measurements are its own (``vgan``: the background; ``mocogan``: the
+  content/motion decomposition; ``tdvae``: identity and direction of rollouts; ``dvg``: where the
+  agent is; ``vpn``: nats per frame), each with ``evaluate(model, n, *, seed=0) -> dict``: the
+  numbers of the model card.
+
+This package sits above the models: it imports them, they never import it.
+"""
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from torch import nn
+
+from vidgen_lib.evaluation.protocols import (acd_videos, card_rows, embed_videos, evaluate_generator, evaluate_models,
+                                             fvd, generator_scores, kvd_videos, scores_table)
+
+#: model name -> the module with its ``evaluate``.
+_MEASUREMENTS = {
+    "vgan": "vidgen_lib.evaluation.vgan",
+    "vgan_one_stream": "vidgen_lib.evaluation.vgan",
+    "mocogan": "vidgen_lib.evaluation.mocogan",
+    "tdvae": "vidgen_lib.evaluation.tdvae",
+    "dvg": "vidgen_lib.evaluation.dvg",
+    "vpn": "vidgen_lib.evaluation.vpn",
+    "vpn_independent": "vidgen_lib.evaluation.vpn",
+}
+
+
+def for_model(name: str) -> ModuleType:
+    """The module that measures model ``name`` (its ``evaluate`` writes the model card's numbers)."""
+    if name not in _MEASUREMENTS:
+        raise KeyError(f"No measurements for model {name!r}; known: {', '.join(sorted(_MEASUREMENTS))}.")
+    return importlib.import_module(_MEASUREMENTS[name])
+
+
+def evaluate(name: str, model: nn.Module, n: int, *, seed: int = 0) -> dict[str, float]:
+    """The model card's numbers for ``model`` (registered as ``name``), measured on ``n`` held-out clips."""
+    if n < 1:
+        raise ValueError(f"n must be a positive number of clips, got {n}.")
+    return for_model(name).evaluate(model, n, seed=seed)
+
+
+__all__ = ["for_model", "evaluate", "acd_videos", "card_rows", "embed_videos", "evaluate_generator", "evaluate_models",
+           "fvd", "generator_scores", "kvd_videos", "scores_table"]

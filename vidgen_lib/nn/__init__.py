@@ -1,0 +1,11 @@
+"""Building blocks shared by the models: each defined once, here.
+
+- :mod:`~vidgen_lib.nn.conv`: convolution + normalisation + activation blocks (2-D and 3-D, up and
+  down) and the initialisations the papers use;
+- :mod:`~vidgen_lib.nn.recurrent`: a stacked LSTM stepped frame by frame, its Gaussian head, a ConvLSTM;
+- :mod:`~vidgen_lib.nn.masked`: PixelCNN's causal masks and masked convolution;
+- :mod:`~vidgen_lib.nn.gaussian`: the reparameterised sample, diagonal Gaussian heads;
+- :mod:`~vidgen_lib.nn.ema`: moving averages of weights and BatchNorm recalibration (GAN sampling).
+
+Imports nothing of the library: a block knows tensors, not videos or models.
+"""
