@@ -9,7 +9,9 @@ import torch
 from torch import nn
 
 from vidgen_lib import models
-from vidgen_lib.train import Trainer
+from vidgen_lib.checkpoints import load_model
+from vidgen_lib.runtime import rng
+from vidgen_lib.train import run
 
 # The unit tests train tiny models: one thread avoids thread hand-offs that cost more than the maths.
 torch.set_num_threads(1)
@@ -21,6 +23,7 @@ class TinyConfig:
     frame_size: int = 8
     lr: float = 0.1
     steps: int = 5
+    eval_videos: int = 0  # the CLI measures nothing after training
 
     @classmethod
     def preset(cls, name: str) -> "TinyConfig":
@@ -35,24 +38,22 @@ class TinyVideoModel(nn.Module):
         self.logits = nn.Parameter(torch.zeros(1, 1, config.num_frames, config.frame_size, config.frame_size))
 
 
-def _train(config, steps, *, run_dir=None, seed=0, progress=False):
+def _training_step(model, trainer, batch):
+    loss = (torch.sigmoid(model.logits) - 0.8).pow(2).mean()
+    return {"loss": trainer.update("model", loss)}
+
+
+def _train(config, steps=None, *, run_dir=None, seed=0, progress=True, time_limit_s=None):
     model = TinyVideoModel(config)
-    target = torch.full_like(model.logits, 0.8)
-
-    def step(trainer, batch):
-        loss = (torch.sigmoid(model.logits) - target).pow(2).mean()
-        return {"loss": trainer.update("model", loss)}
-
-    trainer = Trainer({"model": model}, {"model": torch.optim.SGD(model.parameters(), lr=config.lr)},
-                      run_dir=run_dir, seed=seed, progress=progress, log_every=1)
-    history = trainer.fit(step, iter(lambda: 0, 1), steps)
-    return model, {"final_loss": history[-1]["loss"]}
+    optimizers = {"model": torch.optim.SGD(model.parameters(), lr=config.lr)}
+    return run(model, optimizers, _training_step, iter(lambda: 0, 1),
+               config.steps if steps is None else steps,
+               run_dir=run_dir, seed=seed, progress=progress, time_limit_s=time_limit_s, log_every=1)
 
 
 def _sample(model, n, *, seed=None):
-    g = torch.Generator().manual_seed(seed or 0)
-    noise = 0.01 * torch.randn((n, *model.logits.shape[1:]), generator=g)
-    return (torch.sigmoid(model.logits) + noise).clamp(0, 1)
+    noise = 0.01 * torch.randn((n, *model.logits.shape[1:]), generator=rng(seed))
+    return (torch.sigmoid(model.logits) + noise).clamp(0, 1).detach()
 
 
 @pytest.fixture
@@ -61,16 +62,12 @@ def tiny_model_module(tmp_path):
     module = types.ModuleType("tiny")
     module.Config, module.TinyVideoModel = TinyConfig, TinyVideoModel
     module.build = TinyVideoModel
+    module.training_step = _training_step
     module.train = _train
     module.sample = _sample
 
-    def load_pretrained(device=None):
-        from vidgen_lib.checkpoints import load_checkpoint
-
-        state, card = load_checkpoint(tmp_path / "tiny.pt")
-        model = TinyVideoModel(TinyConfig(**card["config"]))
-        model.load_state_dict(state)
-        return model.eval()
+    def load_pretrained(device=None, *, path=None):
+        return load_model("tiny", TinyConfig, TinyVideoModel, device, path or tmp_path / "tiny.pt")
 
     module.load_pretrained = load_pretrained
     models.register("tiny", module)

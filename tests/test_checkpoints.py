@@ -10,8 +10,9 @@ from vidgen_lib.checkpoints import CheckpointError, load_checkpoint, save_checkp
 def _save(tmp_path, config=None):
     state = {"w": torch.arange(6.0).reshape(2, 3), "b": torch.ones(3)}
     path = tmp_path / "toy.pt"
-    card = save_checkpoint(state, path, config=config or {"width": 3}, command="python -m vidgen_lib train toy",
-                           steps=10, wall_time_s=1.25, metrics={"fvd": 12.5})
+    card = save_checkpoint(state, path, config=config or {"width": 3},
+                           command="python -m vidgen_lib train toy", steps=10, wall_time_s=1.25,
+                           metrics={"fvd": 12.5})
     return state, path, card
 
 
@@ -78,16 +79,19 @@ def test_save_leaves_no_temporary_files(tmp_path):
 
 
 def strict_json(text: str):
-    """json.loads that rejects NaN and ±Infinity, which strict parsers (and the JSON standard) do not allow."""
+    """json.loads that rejects NaN and ±Infinity, which strict parsers (and the JSON standard) do not
+    allow."""
     def reject(constant: str):
         raise ValueError(f"{constant} is not JSON")
     return json.loads(text, parse_constant=reject)
 
 
-@pytest.mark.parametrize("path", sorted((vidgen_lib.DATA_DIR / "checkpoints").glob("*.json")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", sorted((vidgen_lib.DATA_DIR / "checkpoints").glob("*.json")),
+                         ids=lambda p: p.stem)
 def test_every_shipped_card_is_strict_json_with_the_card_keys(path):
     card = strict_json(path.read_text(encoding="utf-8"))
-    required = {"name", "config", "command", "steps", "wall_time_s", "hardware", "metrics", "notes", "created", "sha256"}
+    required = {"name", "config", "command", "steps", "wall_time_s", "hardware", "metrics", "notes",
+                "created", "sha256"}
     assert required <= set(card), required - set(card)
     assert card["name"] == path.stem and (path.parent / f"{path.stem}.pt").exists()
     assert all(isinstance(v, (int, float)) for v in card["metrics"].values())

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from PIL import Image
 
 from vidgen_lib import cli, models
@@ -29,7 +30,8 @@ def test_doctor_warns_about_a_cuda_build_without_a_gpu(monkeypatch, capsys):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert cli.doctor() == 0
     out = capsys.readouterr().out
-    assert "torch build    CUDA 12.4" in out and "warning: a CUDA build of PyTorch on a machine without a usable GPU" in out
+    assert "torch build    CUDA 12.4" in out
+    assert "warning: a CUDA build of PyTorch on a machine without a usable GPU" in out
 
 
 def test_train_writes_a_checkpoint_and_card_that_sample_uses(tiny_model_module, tmp_path, monkeypatch):
@@ -37,10 +39,13 @@ def test_train_writes_a_checkpoint_and_card_that_sample_uses(tiny_model_module, 
     assert cli.main(["train", "tiny", "--steps", "4", "--out", str(tmp_path)]) == 0
     card = json.loads((tmp_path / "tiny.json").read_text())
     assert card["command"] == f"python -m vidgen_lib train tiny --steps 4 --out {tmp_path}"
-    assert card["steps"] == 4 and card["config"]["frame_size"] == 8 and "final_loss" in card["metrics"]
+    assert card["steps"] == 4 and card["config"]["frame_size"] == 8 and "final/loss" in card["metrics"]
     assert card["config"]["steps"] == 4  # the config that made the file: the steps it ran, not the preset's
     expected = dataclasses.replace(tiny_model_module.Config.preset("tutorial"), steps=4)
-    load_checkpoint(tmp_path / "tiny.pt", expected_config=expected)
+    state, _ = load_checkpoint(tmp_path / "tiny.pt", expected_config=expected)
+    assert state["logits"].dtype == torch.float16 and "float16" in card["notes"]  # half the file
+    model = tiny_model_module.load_pretrained()
+    assert model.logits.dtype == torch.float32 and torch.equal(model.logits, state["logits"].float())
 
     gif = tmp_path / "samples.gif"
     assert cli.main(["sample", "tiny", "--n", "3", "--out", str(gif)]) == 0
@@ -81,9 +86,10 @@ def test_set_changes_config_fields_and_rejects_unknown_ones(tiny_model_module, t
         cli.with_overrides(config, ["loss=wasserstein"])
 
 
-def test_minutes_needs_a_model_with_a_time_limit(tiny_model_module, tmp_path):
-    with pytest.raises(cli.UsageError, match="no time limit"):
-        cli.main(["train", "tiny", "--minutes", "1", "--out", str(tmp_path), "--debug"])
+def test_minutes_stops_training_and_the_card_records_the_steps_done(tiny_model_module, tmp_path):
+    assert cli.main(["train", "tiny", "--steps", "1000", "--minutes", "1e-9", "--out", str(tmp_path)]) == 0
+    card = json.loads((tmp_path / "tiny.json").read_text())
+    assert card["steps"] == 1 and card["config"]["steps"] == 1  # out of time after the first step
 
 
 def one_line_error(capsys, argv: list[str], message: str) -> None:
@@ -98,9 +104,11 @@ def test_every_command_line_mistake_is_one_line_and_exit_status_2(tiny_model_mod
     one_line_error(capsys, ["train", "nonexistent"], "Unknown model 'nonexistent'. Registered models:")
     one_line_error(capsys, ["sample", "vgan", "--n", "0"], "--n must be positive, got 0")
     one_line_error(capsys, ["sample", "vgan", "--n", "-3"], "--n must be positive, got -3")
-    one_line_error(capsys, ["train", "tiny", "--steps", "0", "--out", str(tmp_path)], "--steps must be positive")
+    one_line_error(capsys, ["train", "tiny", "--steps", "0", "--out", str(tmp_path)],
+                   "--steps must be positive")
     one_line_error(capsys, ["sample", "tdvae"], "tdvae is a prediction model")
-    one_line_error(capsys, ["sample", "tiny", "--out", str(tmp_path / "s.gif")], "python -m vidgen_lib train tiny")
+    one_line_error(capsys, ["sample", "tiny", "--out", str(tmp_path / "s.gif")],
+                   "python -m vidgen_lib train tiny")
     a_file = tmp_path / "a_file"
     a_file.write_text("")
     one_line_error(capsys, ["train", "tiny", "--out", str(a_file)], "is a file, not a folder")
@@ -112,7 +120,8 @@ def test_every_command_line_mistake_is_one_line_and_exit_status_2(tiny_model_mod
     with open(tmp_path / "tiny.pt", "ab") as f:
         f.write(b"tampered")
     capsys.readouterr()
-    one_line_error(capsys, ["sample", "tiny", "--out", str(tmp_path / "s.gif")], "does not match its model card")
+    one_line_error(capsys, ["sample", "tiny", "--out", str(tmp_path / "s.gif")],
+                   "does not match its model card")
 
 
 def test_debug_shows_the_traceback(tiny_model_module):

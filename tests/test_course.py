@@ -9,7 +9,15 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from vidgen_lib.course import BEGIN, END, NOTEBOOK_GLOB, build_student_edition, execute_notebook, exercise_header, student_notebook
+from vidgen_lib.course import (
+    BEGIN,
+    END,
+    NOTEBOOK_GLOB,
+    build_student_edition,
+    execute_notebook,
+    exercise_header,
+    student_notebook,
+)
 from vidgen_lib.exercises import load_all
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
@@ -28,7 +36,8 @@ print(square(3.0))"""
 
 def small_notebook(solution: str = SOLUTION) -> nbformat.NotebookNode:
     """A notebook with a markdown cell, a plain code cell and a solution cell, all with outputs."""
-    plain = new_code_cell("print('hello')", execution_count=1, outputs=[new_output("stream", name="stdout", text="hello\n")])
+    plain = new_code_cell("print('hello')", execution_count=1,
+                          outputs=[new_output("stream", name="stdout", text="hello\n")])
     exercise = new_code_cell(solution, execution_count=2, metadata={"tags": ["solution"]},
                              outputs=[new_output("stream", name="stdout", text="9.0\n")])
     nb = new_notebook(cells=[new_markdown_cell("# A chapter"), plain, exercise])
@@ -135,10 +144,12 @@ def test_every_exercise_has_a_check_that_its_cell_calls(path: Path) -> None:
     for i in solution_cells(nb):
         header = exercise_header(nb.cells[i].source)
         assert header, f"{path.name} cell {i}: no '# Exercise N.M: <title>' header"
-        assert header[0] in checks, f"{path.name}: exercise {header[0]} has no check registered in vidgen_lib.exercises"
+        assert header[0] in checks, (
+            f"{path.name}: exercise {header[0]} has no check registered in vidgen_lib.exercises")
         nxt = [j for j in code if j > i][:1]
         calls = nb.cells[i].source + "".join(nb.cells[j].source for j in nxt)
-        assert f"{checks[header[0]].__name__}(" in calls, f"{path.name} cell {i}: call the check of {header[0]}"
+        assert f"{checks[header[0]].__name__}(" in calls, (
+            f"{path.name} cell {i}: call the check of {header[0]}")
 
 
 @pytest.mark.parametrize("path", REAL_NOTEBOOKS, ids=lambda p: p.name)
@@ -174,7 +185,8 @@ def test_bench_times_notebooks_with_their_kernels_peak_memory_and_no_kernel_warn
 
 
 def test_every_notebook_reference_points_to_a_notebook_that_exists():
-    """"notebook 04", "chapters 06–08", "MoCoGAN (03)": every number a markdown cell names must be a notebook."""
+    """"notebook 04", "chapters 06–08", "MoCoGAN (03)": every number a markdown cell names must be a
+    notebook."""
     import json
     import re
 
@@ -189,4 +201,5 @@ def test_every_notebook_reference_points_to_a_notebook_that_exists():
             text = "".join(cell["source"])
             numbers = {n for m in named.finditer(text) for n in re.findall(r"\d\d", m.group(1))}
             numbers |= {m.group(1) for m in in_brackets.finditer(text)}
-            assert numbers <= existing, f"{path.name} points to notebook(s) {sorted(numbers - existing)}, which do not exist"
+            assert numbers <= existing, (
+                f"{path.name} points to notebook(s) {sorted(numbers - existing)}, which do not exist")

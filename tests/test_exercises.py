@@ -147,7 +147,8 @@ def d_loss(real, fake):
                                                                                         torch.zeros_like(f)])),
          "pooled"),
         (lambda r, f: d_loss(r, f) / 2, "half"),
-        (lambda r, f: -(torch.log(torch.sigmoid(r)).mean() + torch.log(1 - torch.sigmoid(f)).mean()), "underflows"),
+        (lambda r, f: -(torch.log(torch.sigmoid(r)).mean() + torch.log(1 - torch.sigmoid(f)).mean()),
+         "underflows"),
         (lambda r, f: -(torch.log(r).mean() + torch.log(1 - f).mean()), "NaN.*logits"),
     ],
 )

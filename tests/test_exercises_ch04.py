@@ -71,4 +71,5 @@ def test_acd_names_all_pairs_and_squared_distances():
         ch04.check_average_content_distance(lambda f: float(torch.cdist(f, f).mean()))
     with pytest.raises(ExerciseError, match="squared distances"):
         ch04.check_average_content_distance(
-            lambda f: float((torch.cdist(f, f) ** 2).triu(1).sum(dim=(1, 2)).mean() / (f.shape[1] * (f.shape[1] - 1) / 2)))
+            lambda f: float((torch.cdist(f, f) ** 2).triu(1).sum(dim=(1, 2)).mean()
+                            / (f.shape[1] * (f.shape[1] - 1) / 2)))

@@ -7,9 +7,9 @@ import torch
 
 import vidgen_lib
 from vidgen_lib import evaluation, metrics
+from vidgen_lib.datasets import MovingDigits, MovingShapes, video_batch
 from vidgen_lib.evaluation import features
 from vidgen_lib.evaluation.i3d import I3DFeatures
-from vidgen_lib.datasets import MovingDigits, MovingShapes, video_batch
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +67,9 @@ def test_training_reports_every_head_and_resumes(tmp_path):
     from vidgen_lib.checkpoints import safe_torch_load
 
     config = features.FeatureConfig(batch_size=2)
-    model, acc = features.train_features(steps=2, config=config, run_dir=tmp_path, progress=False, eval_videos=4)
-    assert {key.rsplit("_acc_", 1)[0] for key in acc} == set(features.HEADS)
+    model, acc = features.train_features(steps=2, config=config, run_dir=tmp_path, progress=False,
+                                         eval_videos=4)
+    assert {key.rsplit("_acc/", 1)[0] for key in acc} == set(features.HEADS)
     assert all(0.0 <= value <= 1.0 for value in acc.values()) and not model.training
     features.train_features(steps=3, config=config, run_dir=tmp_path, progress=False, eval_videos=2)
     assert safe_torch_load(tmp_path / "train_state.pt")["step"] == 3  # continued from step 2

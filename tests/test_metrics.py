@@ -412,7 +412,8 @@ def test_embed_videos_and_kvd_videos_use_the_extractor_in_batches():
     feats = evaluation.embed_videos(real, _mean_per_frame, batch_size=3)
     assert torch.allclose(feats, _mean_per_frame(real))
     by_features = metrics.kvd(_mean_per_frame(real), _mean_per_frame(fake), degree=2)
-    assert evaluation.kvd_videos(real, fake, _mean_per_frame, batch_size=4, degree=2) == pytest.approx(by_features)
+    assert (evaluation.kvd_videos(real, fake, _mean_per_frame, batch_size=4, degree=2)
+            == pytest.approx(by_features))
     with pytest.raises(ValueError, match=r"\(C, T, H, W\)"):
         evaluation.kvd_videos(real, _video(n=4, t=5), _mean_per_frame)
 
@@ -437,7 +438,8 @@ def test_evaluate_generator_is_one_protocol_for_models_and_baselines():
     assert again == scores
 
 
-def test_evaluate_models_measures_shipped_generators_and_explains_the_rest(tiny_model_module, tmp_path, monkeypatch):
+def test_evaluate_models_measures_shipped_generators_and_explains_the_rest(tiny_model_module, tmp_path,
+                                                                           monkeypatch):
     import vidgen_lib
     from vidgen_lib.checkpoints import save_checkpoint
 
@@ -450,7 +452,8 @@ def test_evaluate_models_measures_shipped_generators_and_explains_the_rest(tiny_
                                      frame_feature_fn=_mean_colour)
     samples = tiny_model_module.sample(model, 6, seed=0)
     assert result["tiny"] == evaluation.evaluate_generator(samples, reference, _mean_per_frame, _mean_colour)
-    other_shape = evaluation.evaluate_models(torch.rand(6, 1, 5, 8, 8), names=["tiny"], extractor=_mean_per_frame)
+    other_shape = evaluation.evaluate_models(torch.rand(6, 1, 5, 8, 8), names=["tiny"],
+                                             extractor=_mean_per_frame)
     assert "differ" in other_shape["tiny"]
     monkeypatch.setattr(vidgen_lib, "CHECKPOINT_DIR", tmp_path / "empty")
     assert evaluation.evaluate_models(reference, names=["tiny"]) == {"tiny": "no checkpoint yet"}
@@ -487,9 +490,12 @@ def test_generator_scores_credit_motion_that_plain_fvd_misses():
     from vidgen_lib.datasets import MovingDigits, video_batch
 
     clips = video_batch(MovingDigits("test", 96, 16, 32, num_digits=1), 96)
-    scores = evaluation.generator_scores(metrics.static_baseline(clips[48:]), clips[:48], clips[48:], name="frozen")
-    assert scores["fvd/frozen"] == scores["fvd/static"] and scores["fd_frames/frozen"] == scores["fd_frames/static"]
-    assert scores["fd_frames/static"] < 2 * scores["fd_frames/real"] + 1  # the same frames: appearance is real
+    scores = evaluation.generator_scores(metrics.static_baseline(clips[48:]), clips[:48], clips[48:],
+                                         name="frozen")
+    assert (scores["fvd/frozen"] == scores["fvd/static"]
+            and scores["fd_frames/frozen"] == scores["fd_frames/static"])
+    # the same frames: appearance is real
+    assert scores["fd_frames/static"] < 2 * scores["fd_frames/real"] + 1
     assert scores["fvd_motion/static"] > 5 * scores["fvd_motion/real"]  # no motion at all
     assert scores["acd/frozen"] == 0.0  # a frozen frame never changes content
     assert scores["eval_videos"] == 48

@@ -1,4 +1,5 @@
-"""TD-VAE (vidgen_lib.models.tdvae): the loss, time sampling, causality, gradients, overfitting, rollouts, checks."""
+"""TD-VAE (vidgen_lib.models.tdvae, its measurements in vidgen_lib.evaluation.tdvae): the loss, time
+sampling, causality, gradients, overfitting, rollouts, training, bad input, the card's numbers, checks."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,8 +9,11 @@ import torch
 from torch import nn
 from torch.distributions import Bernoulli, Normal
 
-from vidgen_lib import models
+import vidgen_lib
+from vidgen_lib import evaluation, models
+from vidgen_lib.checkpoints import read_card
 from vidgen_lib.datasets.shifting import ShiftingDigits, fit_sinusoid, oscillator_batch, roll_frames
+from vidgen_lib.evaluation import tdvae as tdvae_eval
 from vidgen_lib.exercises import ExerciseError, load_all
 from vidgen_lib.models import tdvae
 
@@ -24,7 +28,7 @@ def small_config(**kw) -> tdvae.Config:
 
 
 def test_registered_with_the_uniform_api() -> None:
-    assert models.get("tdvae") is tdvae
+    assert models.get("tdvae") is tdvae and evaluation.for_model("tdvae") is tdvae_eval
     assert tdvae.Config.preset("tutorial").steps > 0
     with pytest.raises(ValueError, match="Unknown preset"):
         tdvae.Config.preset("huge")
@@ -140,7 +144,7 @@ def test_pairs_per_sequence_average_the_single_pair_losses() -> None:
 
 
 def test_analytic_kl_has_the_sampled_terms_expectation() -> None:
-    """Closed-form KL terms equal the single-sample estimates averaged over many draws, with far less spread."""
+    """Closed-form KL terms equal the single-sample estimates averaged over many draws, with less spread."""
     torch.manual_seed(0)
     sampled = tdvae.build(small_config())
     analytic = tdvae.build(small_config(analytic_kl=True))
@@ -178,7 +182,8 @@ def test_jump_codes() -> None:
     dt = torch.tensor([1, 3, 5])
     assert torch.allclose(tdvae.build(small_config(max_jump=5)).jump_code(dt)[0][:, 0], dt / 5)
     code = tdvae.build(small_config(jump_one_hot=6)).jump_code(dt)[0]
-    assert code.shape == (3, 6) and torch.equal(code.argmax(-1), dt - 1) and torch.equal(code.sum(-1), torch.ones(3))
+    assert code.shape == (3, 6) and torch.equal(code.argmax(-1), dt - 1)
+    assert torch.equal(code.sum(-1), torch.ones(3))
     assert tdvae.build(small_config(jump_input=False)).jump_code(dt) == []
     with pytest.raises(ValueError, match="jumps of 1..6"):
         tdvae.build(small_config(jump_one_hot=6)).jump_code(torch.tensor([7]))
@@ -193,6 +198,49 @@ def test_predict_shapes_range_and_seed() -> None:
     assert out.min() >= 0 and out.max() <= 1
     assert torch.equal(out, tdvae.predict(model, context, 5, jump=2, seed=1))
     assert not torch.equal(out, tdvae.predict(model, context, 5, jump=2, seed=2))
+
+
+def test_a_seeded_rollout_leaves_the_global_generator_alone() -> None:
+    torch.manual_seed(0)
+    model = tdvae.build(small_config()).train()
+    x = torch.rand(2, 4, 64)
+    state = torch.get_rng_state()
+    out = tdvae.rollout(model, x, [1, 2], seed=5)
+    assert torch.equal(torch.get_rng_state(), state) and model.training  # its mode is restored too
+    torch.manual_seed(5)  # the same draws as the global generator seeded alike, in the same order
+    assert torch.equal(out, tdvae.rollout(model, x, [1, 2]))
+    with pytest.raises(ValueError, match="jumps"):
+        tdvae.rollout(model, x, [])
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(horizon=0), "horizon"),
+    (dict(jump=0), "jump"),
+    (dict(context=torch.rand(2, 1, 4, 8, 8) * 2 - 1), r"\[0, 1\]"),
+    (dict(context=torch.rand(2, 4, 8, 8)), "shape"),
+    (dict(context=torch.rand(2, 3, 4, 8, 8)), "grey"),
+    (dict(context=torch.rand(2, 1, 4, 32, 32)), "8x8"),
+])
+def test_predict_names_what_is_wrong(bad: dict, message: str) -> None:
+    model = tdvae.build(small_config())
+    args = {"context": torch.rand(2, 1, 4, 8, 8), "horizon": 3, "jump": 1, **bad}
+    with pytest.raises(ValueError, match=message):
+        tdvae.predict(model, args["context"], args["horizon"], jump=args["jump"])
+
+
+def test_predict_sends_an_oscillator_model_to_rollout() -> None:
+    with pytest.raises(ValueError, match="rollout"):
+        tdvae.predict(tdvae.build(tdvae.Config.preset("oscillator")), torch.rand(1, 1, 4, 28, 28), 2)
+
+
+def test_train_runs_the_shared_recipe() -> None:
+    config = dataclasses.replace(tdvae.Config.preset("oscillator"), pre_hidden=8, belief_size=8, batch_size=4)
+    model, metrics = tdvae.train(config, 3, progress=False)
+    assert not model.training and metrics["steps"] == 3
+    assert set(metrics) == {"final/loss", "final/recon_nll", "final/kl_smoothing", "final/kl_transition",
+                            "steps", "train_wall_time_s"}
+    _, metrics = tdvae.train(config, 50, progress=False, time_limit_s=0)
+    assert metrics["steps"] == 1  # stopped by the time limit after its first step
 
 
 def test_load_pretrained_with_a_missing_file_says_how_to_train(tmp_path) -> None:
@@ -214,13 +262,13 @@ def test_shifting_digits_roll_one_pixel_per_frame() -> None:
 
 def test_shift_estimate_and_direction_score() -> None:
     frames = torch.rand(3, 12, 12)
-    assert tdvae.shift_between(frames, torch.roll(frames, 2, dims=-1)).tolist() == [2, 2, 2]
-    assert tdvae.shift_between(frames, frames).tolist() == [0, 0, 0]
+    assert tdvae_eval.shift_between(frames, torch.roll(frames, 2, dims=-1)).tolist() == [2, 2, 2]
+    assert tdvae_eval.shift_between(frames, frames).tolist() == [0, 0, 0]
     clf = nn.Sequential(nn.Flatten(), nn.Linear(144, 10))
     context = torch.rand(3, 1, 2, 12, 12)
     future = roll_frames(context[:, 0, -1], torch.tensor([-1, 1, 1]), 4)[:, :, 1:]
-    scores = tdvae.identity_and_direction(context, future, torch.zeros(3, dtype=torch.long),
-                                          torch.tensor([-1, 1, -1]), clf)
+    scores = tdvae_eval.identity_and_direction(context, future, torch.zeros(3, dtype=torch.long),
+                                               torch.tensor([-1, 1, -1]), clf)
     assert scores["direction"] == pytest.approx(2 / 3)
 
 
@@ -291,28 +339,53 @@ def test_oscillator_scores_of_a_perfect_rollout() -> None:
     clean = data["clean"][..., 0]
     result = {"observed": data["x"][:, :20, 0], "truth": clean, "times": times, "rollout": clean[:, times],
               "omega": data["omega"], "amplitude": data["amplitude"]}
-    s = tdvae.oscillator_scores(result)
-    assert s["rmse"] == 0 and s["rmse_zero"] > 0.4 and s["rmse_last"] > 0.4
-    assert s["omega_error"] < 0.005 and s["amplitude_error"] < 0.02 and s["amplitude_corr"] > 0.99
-    assert abs(s["omega_rollout"] - float(data["omega"].mean())) < 0.005
+    s = tdvae_eval.oscillator_scores(result)
+    assert s["rmse/tdvae"] == 0 and s["rmse/zero"] > 0.4 and s["rmse/copy_last"] > 0.4
+    assert s["omega_error/tdvae"] < 0.005 and s["amplitude_error/tdvae"] < 0.02
+    assert s["amplitude_corr/tdvae"] > 0.99
+    assert abs(s["omega/tdvae"] - float(data["omega"].mean())) < 0.005
 
 
 def test_linear_probe_r2() -> None:
     gen = torch.Generator().manual_seed(0)
     features = torch.randn(400, 5, generator=gen)
     targets = torch.stack([features @ torch.arange(5.0) + 2, torch.randn(400, generator=gen)], dim=1)
-    r2 = tdvae.linear_probe_r2(features[:300], targets[:300], features[300:], targets[300:])
+    r2 = tdvae_eval.linear_probe_r2(features[:300], targets[:300], features[300:], targets[300:])
     assert r2[0] > 0.999 and abs(float(r2[1])) < 0.1
 
 
 def test_direct_rollouts_jump_once_from_the_same_state() -> None:
     torch.manual_seed(0)
     model = tdvae.build(dataclasses.replace(tdvae.Config.preset("oscillator"), pre_hidden=8, belief_size=8))
-    direct = tdvae.oscillator_rollouts(model, 3, context=6, first_jump=2, unit_steps=3, mean=True, direct=True)
+    direct = tdvae_eval.oscillator_rollouts(model, 3, context=6, first_jump=2, unit_steps=3, mean=True,
+                                            direct=True)
     for k in range(4):
         one = tdvae.rollout(model, direct["observed"][..., None], [2 + k], mean=True)[:, 0, 0]
         assert torch.allclose(direct["rollout"][:, k], one)
-    chained = tdvae.oscillator_rollouts(model, 3, context=6, first_jump=2, unit_steps=3, mean=True)
+    chained = tdvae_eval.oscillator_rollouts(model, 3, context=6, first_jump=2, unit_steps=3, mean=True)
     assert torch.equal(chained["rollout"][:, 0], direct["rollout"][:, 0])  # the first jump is the same
     assert torch.equal(chained["truth"], direct["truth"]) and direct["rollout"].shape == (3, 4)
-    assert set(tdvae.oscillator_belief_probe(model, 40, context=6)) == {"x_now", "x_next", "amplitude"}
+    assert set(tdvae_eval.oscillator_belief_probe(model, 40, context=6)) == {"x_now", "x_next", "amplitude"}
+    scores = tdvae_eval.evaluate(model, 4)  # an oscillator model: the rollout scores
+    assert scores["eval_videos"] == 4 and {"rmse/tdvae", "rmse/zero", "rmse/copy_last"} <= set(scores)
+
+
+def test_evaluate_gives_the_cards_numbers_by_name() -> None:
+    """On a few test videos, with a quickly trained classifier: the same keys as the shipped card."""
+    model = tdvae.load_pretrained("cpu")
+    classifier = tdvae_eval.train_digit_classifier(steps=20)
+    scores = tdvae_eval.evaluate(model, 6, classifier=classifier, horizon=4)
+    card = read_card(vidgen_lib.CHECKPOINT_DIR / "tdvae.pt")
+    assert list(scores) == [k for k in card["metrics"] if not k.startswith("final/")]
+    assert scores["direction/copy_last"] == 0 and scores["direction/truth"] == 1
+    assert scores["eval_videos"] == 6
+    assert scores["identity/copy_last"] == scores["identity/truth"]  # the last real frame, repeated
+    with pytest.raises(ValueError, match="n must be"):
+        tdvae_eval.evaluate(model, 0)
+
+
+def test_classifier_training_is_seeded_and_leaves_the_global_generator_alone() -> None:
+    state = torch.get_rng_state()
+    a, b = tdvae_eval.train_digit_classifier(steps=2), tdvae_eval.train_digit_classifier(steps=2)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))

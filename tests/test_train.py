@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from vidgen_lib.train import NonFiniteLossError, Trainer, ema_update, infinite_batches, recalibrate_batchnorm
+from vidgen_lib.train import NonFiniteLossError, Trainer, TrainingSnapshots, infinite_batches, run
 
 
 def _regression(run_dir=None, lr=0.1, grad_clip=None):
@@ -70,24 +70,36 @@ def test_infinite_batches_cycles_and_rejects_empty_loaders():
         next(infinite_batches([]))
 
 
-def test_ema_update_averages_parameters_and_copies_buffers():
-    average, model = nn.BatchNorm1d(3), nn.BatchNorm1d(3)
-    with torch.no_grad():
-        model.weight.fill_(3.0), model.running_mean.fill_(5.0)  # average: weight 1, running mean 0
-    ema_update(average, model, decay=0.75)
-    assert torch.allclose(average.weight, torch.full((3,), 0.75 * 1 + 0.25 * 3))
-    assert torch.equal(average.running_mean, model.running_mean)  # statistics are copied, not averaged
+def _line_fit():
+    """A model, its optimiser and a step that fits y = 2x: the recipe's smallest customer."""
+    torch.manual_seed(0)
+    model = nn.Linear(1, 1)
+    x = torch.linspace(-1, 1, 16)[:, None]
+
+    def step(model, trainer, batch):
+        return {"mse": trainer.update("model", (model(x) - 2 * x).pow(2).mean())}
+
+    return model, {"model": torch.optim.SGD(model.parameters(), lr=0.3)}, step
 
 
-def test_recalibrate_batchnorm_gives_the_mean_over_all_batches_and_restores_the_module():
-    norm = nn.Sequential(nn.BatchNorm1d(2)).eval()
-    norm[0].running_mean.fill_(100.0)  # stale statistics, to be replaced
-    offsets = iter([0.0, 1.0, 2.0, 5.0])  # batch means: every batch is constant plus an offset
+def test_run_trains_and_returns_the_model_in_eval_mode_with_its_training_metrics():
+    model, optimizers, step = _line_fit()
+    trained, metrics = run(model, optimizers, step, iter(lambda: None, 1), 60, progress=False, log_every=10)
+    assert trained is model and not model.training
+    assert set(metrics) == {"final/mse", "steps", "train_wall_time_s"} and metrics["steps"] == 60
+    assert metrics["final/mse"] < 1e-3 and abs(model.weight.item() - 2) < 0.05
+    with pytest.raises(ValueError, match="steps must be a positive"):
+        run(model, optimizers, step, iter(lambda: None, 1), 0, progress=False)
 
-    def run_batch(generator: torch.Generator) -> None:
-        x = torch.randn(8, 2, generator=generator)
-        norm(x - x.mean(dim=0) + next(offsets))  # batch mean exactly the offset
 
-    recalibrate_batchnorm(norm, run_batch, batches=4)
-    assert torch.allclose(norm[0].running_mean, torch.full((2,), 2.0))  # (0 + 1 + 2 + 5) / 4: cumulative, not momentum
-    assert norm[0].momentum == 0.1 and not norm.training  # momentum and eval mode as before
+def test_run_takes_snapshots_along_the_way_and_at_the_end_after_finish():
+    model, optimizers, step = _line_fit()
+    model.snapshots = TrainingSnapshots(1, (1, 1, 1, 1))
+    finished = []
+    draw = lambda: torch.full((1, 1, 1, 1, 1), 0.5 if finished else 0.25)  # noqa: E731
+    run(model, optimizers, step, iter(lambda: None, 1), 20, progress=False, snapshot=draw,
+        finish=lambda: finished.append(True))
+    steps, videos = model.snapshots.taken()
+    assert steps == [2, 6, 20]  # after 10% and 30% of the steps, and at the end
+    assert videos[:, 0].flatten().tolist() == pytest.approx([64 / 255, 64 / 255,
+                                                              128 / 255])  # the last after finish

@@ -1,4 +1,5 @@
-"""Notebook 05's library: KL and likelihood helpers, the ELBO identity, gradient estimators, the frame VAE, checks."""
+"""Notebook 05's library: KL and likelihood helpers, the ELBO identity, gradient estimators, the frame VAE,
+checks."""
 from __future__ import annotations
 
 import math
@@ -58,7 +59,8 @@ def test_elbo_identity_log_px_equals_elbo_plus_kl_gap() -> None:
 
 
 def test_elbo_is_tight_at_the_true_posterior_when_it_is_diagonal() -> None:
-    W = torch.tensor([[1.0, 0.0], [0.0, 2.0], [0.0, 0.0]], dtype=torch.float64)  # orthogonal columns: diagonal posterior
+    # orthogonal columns: diagonal posterior
+    W = torch.tensor([[1.0, 0.0], [0.0, 2.0], [0.0, 0.0]], dtype=torch.float64)
     model = vae_toy.LinearGaussian(W, torch.zeros(3, dtype=torch.float64), 0.5)
     x = torch.tensor([[0.3, -1.0, 0.2]], dtype=torch.float64)
     post = model.posterior(x)
@@ -78,7 +80,8 @@ def test_monte_carlo_elbo_agrees_with_the_closed_form() -> None:
 # --- gradient estimators -----------------------------------------------------------------------
 
 def test_both_estimators_are_unbiased_and_reparam_has_lower_variance() -> None:
-    est = vae_toy.gradient_estimates(lambda z: (z - 3) ** 2, 1.0, 1.0, 10, 4000, torch.Generator().manual_seed(0))
+    est = vae_toy.gradient_estimates(lambda z: (z - 3) ** 2, 1.0, 1.0, 10, 4000,
+                                     torch.Generator().manual_seed(0))
     true_grad = 2 * (1.0 - 3)
     for name in ("reparam", "score", "score_baseline"):
         assert abs(est[name].mean().item() - true_grad) < 4 * est[name].std().item() / math.sqrt(4000) + 1e-9
@@ -159,9 +162,11 @@ def test_check_5_3_passes_the_solution_and_names_mistakes(capsys) -> None:
     def kl(mu, lv):
         return losses.gaussian_kl(mu, lv, torch.zeros_like(mu), torch.zeros_like(lv)).sum(-1)
 
-    check_negative_elbo(lambda x, lg, mu, lv: (losses.bernoulli_nll(lg, x).sum((1, 2, 3)) + kl(mu, lv)).mean())
+    check_negative_elbo(
+        lambda x, lg, mu, lv: (losses.bernoulli_nll(lg, x).sum((1, 2, 3)) + kl(mu, lv)).mean())
     assert "✓" in capsys.readouterr().out
     with pytest.raises(ExerciseError, match="left out the KL"):
         check_negative_elbo(lambda x, lg, mu, lv: losses.bernoulli_nll(lg, x).sum((1, 2, 3)).mean())
     with pytest.raises(ExerciseError, match="sign"):
-        check_negative_elbo(lambda x, lg, mu, lv: -(losses.bernoulli_nll(lg, x).sum((1, 2, 3)) + kl(mu, lv)).mean())
+        check_negative_elbo(
+            lambda x, lg, mu, lv: -(losses.bernoulli_nll(lg, x).sum((1, 2, 3)) + kl(mu, lv)).mean())

@@ -1,4 +1,5 @@
-"""VGAN (vidgen_lib.models.vgan): shapes, the two-stream composition, the mask prior, training, loading."""
+"""VGAN (vidgen_lib.models.vgan, vidgen_lib.evaluation.vgan): shapes, the two-stream composition, the mask
+prior, training, sampling, loading, measuring."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,9 +9,11 @@ import pytest
 import torch
 
 import vidgen_lib
-from vidgen_lib import models
+from vidgen_lib import evaluation, models
 from vidgen_lib.checkpoints import save_checkpoint
+from vidgen_lib.evaluation import vgan as vgan_eval
 from vidgen_lib.models import vgan
+from vidgen_lib.train import Trainer
 
 TINY = dict(generator_widths=(8, 8, 4), discriminator_widths=(4, 8, 8), batch_size=4, eval_videos=8)
 TINY_FULL = dict(num_frames=32, frame_size=64, generator_widths=(8, 8, 4, 4),
@@ -21,10 +24,17 @@ def tiny(**changes) -> vgan.Config:
     return vgan.Config(**{**TINY, **changes})
 
 
-def tiny_trainer(config: vgan.Config, seed: int = 0):
+def tiny_trainer(config: vgan.Config, seed: int = 0) -> tuple[vgan.VGAN, Trainer]:
     torch.manual_seed(seed)
     model = vgan.build(config)
-    return model, vgan.make_trainer(model, progress=False, device=torch.device("cpu"), log_every=1)
+    trainer = Trainer({"model": model}, vgan.make_optimizers(model, config), progress=False,
+                      device=torch.device("cpu"), log_every=1)
+    return model, trainer
+
+
+def fit(model: vgan.VGAN, trainer: Trainer, batch: dict[str, torch.Tensor], steps: int) -> list[dict]:
+    """``steps`` training steps on the same batch (``steps`` counts from the start of ``trainer``)."""
+    return trainer.fit(lambda tr, b: vgan.training_step(model, tr, b), iter(lambda: batch, None), steps)
 
 
 def real_batch(config: vgan.Config, n: int) -> dict[str, torch.Tensor]:
@@ -61,7 +71,8 @@ def test_presets_have_the_papers_geometry():
     paper = tutorial.paper()  # the paper's game at the same sizes
     assert (paper.loss, paper.discriminator_norm, paper.augment) == ("bce", "batch", "")
     assert (paper.lr, paper.disc_lr, paper.beta1, paper.beta2) == (2e-4, 2e-4, 0.5, 0.999)
-    assert (tutorial.loss, tutorial.discriminator_norm, tutorial.lr, tutorial.disc_lr) == ("hinge", "spectral", 1e-4, 4e-4)
+    assert (tutorial.loss, tutorial.discriminator_norm) == ("hinge", "spectral")
+    assert (tutorial.lr, tutorial.disc_lr) == (1e-4, 4e-4)
     with pytest.raises(ValueError, match="one width per doubling"):
         vgan.Config(frame_size=64)  # 3 generator layers cannot reach 64x64
     with pytest.raises(ValueError, match="preset"):
@@ -110,7 +121,7 @@ def test_mask_penalty_shrinks_the_mask_during_training():
     means = {}
     for weight in (0.0, 50.0):
         model, trainer = tiny_trainer(tiny(mask_weight=weight, lr=5e-3))
-        history = trainer.fit(vgan.training_step, iter(lambda: batch, None), 15)
+        history = fit(model, trainer, batch, 15)
         means[weight] = history[-1]["mask_mean"]
     assert means[50.0] < 0.7 * means[0.0]
 
@@ -119,7 +130,7 @@ def test_one_step_updates_every_parameter_of_both_networks():
     config = tiny()
     model, trainer = tiny_trainer(config)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    values = vgan.training_step(trainer, real_batch(config, 4))
+    values = vgan.training_step(model, trainer, real_batch(config, 4))
     assert set(values) == {"d_loss", "g_loss", "mask_mean"}
     last_bias = f"discriminator.net.{len(model.discriminator.net) - 1}.bias"
     for name, param in model.named_parameters():
@@ -138,7 +149,7 @@ def test_the_averaged_generator_follows_the_trained_one():
     model, trainer = tiny_trainer(config)
     assert not any(p.requires_grad for p in model.generator_ema.parameters())
     start = {k: v.clone() for k, v in model.generator_ema.state_dict().items()}
-    vgan.training_step(trainer, real_batch(config, 4))
+    vgan.training_step(model, trainer, real_batch(config, 4))
     for (name, avg), new in zip(model.generator_ema.named_parameters(), model.generator.parameters()):
         expected = 0.9 * start[name] + 0.1 * new  # one step of the moving average
         assert torch.allclose(avg, expected, atol=1e-6), name
@@ -150,14 +161,14 @@ def test_discriminator_learns_then_generator_fools_it_on_a_fixed_batch():
     model, trainer = tiny_trainer(config)
     # Phase 1: the generator frozen (lr 0), the discriminator separates real from fake.
     trainer.optimizers["G"].param_groups[0]["lr"] = 0.0
-    history = trainer.fit(vgan.training_step, iter(lambda: batch, None), 20)
+    history = fit(model, trainer, batch, 20)
     first, last = history[0]["d_loss"], history[-1]["d_loss"]
     assert math.isclose(first, math.log(4), abs_tol=0.15)  # D starts near chance: log 4
     assert last < 0.25 * first
     # Phase 2: the discriminator frozen, the generator lowers its loss against it.
     trainer.optimizers["G"].param_groups[0]["lr"] = 1e-3
     trainer.optimizers["D"].param_groups[0]["lr"] = 0.0
-    history = trainer.fit(vgan.training_step, iter(lambda: batch, None), 40)
+    history = fit(model, trainer, batch, 40)
     fooled_before, fooled_after = history[19]["g_loss"], history[-1]["g_loss"]
     assert fooled_before > 1.0 and fooled_after < 0.5 * fooled_before
 
@@ -171,6 +182,18 @@ def test_sample_is_repeatable_and_in_range():
     assert torch.equal(parts.video, a)
 
 
+def test_the_model_files_hold_the_model_and_evaluation_measures_it():
+    for module in (vgan, models.get("vgan_one_stream")):
+        assert not any(hasattr(module, name) for name in ("evaluate", "background_stats", "make_trainer"))
+    assert evaluation.for_model("vgan_one_stream") is vgan_eval
+
+
+@pytest.mark.parametrize("n", [0, -2])
+def test_sample_asks_for_a_positive_number_of_clips(n):
+    with pytest.raises(ValueError, match=f"n must be a positive number of clips, got {n}"):
+        vgan.sample(vgan.build(tiny()), n)
+
+
 def test_load_pretrained_missing_file_says_how_to_train(tmp_path, monkeypatch):
     monkeypatch.setattr(vidgen_lib, "CHECKPOINT_DIR", tmp_path)
     with pytest.raises(FileNotFoundError, match="python -m vidgen_lib train vgan"):
@@ -179,13 +202,31 @@ def test_load_pretrained_missing_file_says_how_to_train(tmp_path, monkeypatch):
 
 def test_load_pretrained_round_trip_with_the_cards_config(tmp_path, monkeypatch):
     monkeypatch.setattr(vidgen_lib, "CHECKPOINT_DIR", tmp_path)
-    config = tiny(two_stream=False)
-    model = vgan.build(config)
+    one_stream = models.get("vgan_one_stream")
+    config = one_stream.Config(**TINY)  # two_stream=False
+    model = one_stream.build(config)
     save_checkpoint(model.state_dict(), tmp_path / "vgan_one_stream.pt", config=config,
                     command="test", steps=0, wall_time_s=0.0)
-    loaded = models.get("vgan_one_stream").load_pretrained("cpu")
-    assert loaded.config == config and not loaded.training
+    loaded = one_stream.load_pretrained("cpu")
+    assert loaded.config == config and not loaded.training and not loaded.config.two_stream
     assert torch.equal(vgan.sample(loaded, 2, seed=0), vgan.sample(model.eval(), 2, seed=0))
+    elsewhere = tmp_path / "run" / "vgan_one_stream.pt"  # a checkpoint of one's own, with its card beside it
+    elsewhere.parent.mkdir()
+    for suffix in (".pt", ".json"):
+        (tmp_path / f"vgan_one_stream{suffix}").rename(elsewhere.with_suffix(suffix))
+    assert one_stream.load_pretrained("cpu", path=elsewhere).config == config
+
+
+def test_evaluate_gives_the_card_keys_under_the_models_name():
+    """``evaluation.evaluate`` (what ``python -m vidgen_lib train`` writes in the card), for both variants."""
+    for name, two_stream in (("vgan", True), ("vgan_one_stream", False)):
+        scores = evaluation.evaluate(name, vgan.build(tiny(two_stream=two_stream)), 8, seed=0)
+        rows = evaluation.card_rows(scores, name)
+        assert set(rows[name]) == {"fvd", "fvd_motion", "fd_frames", "acd"}, scores
+        assert set(rows["static"]) == {"fvd", "fvd_motion", "fd_frames"} and scores["eval_videos"] == 8
+        assert all(key.startswith("background_") or "/" in key for key in scores if key != "eval_videos")
+    with pytest.raises(ValueError, match="positive number of clips"):
+        vgan_eval.evaluate(vgan.build(tiny()), 0)
 
 
 # --- the exercise checks of notebook 02 -------------------------------------------------------------
@@ -224,15 +265,15 @@ def test_exercise_checks_pass_on_solutions_and_name_typical_mistakes(capsys):
 
 def test_background_stats_are_zero_for_a_black_still_background_and_see_flicker():
     clips = real_batch(tiny(), 3)["video"]
-    assert vgan.background_stats(clips) == {"level": 0.0, "flicker": 0.0}
+    assert vgan_eval.background_stats(clips) == {"level": 0.0, "flicker": 0.0}
     flickering = clips.clone()
     flickering[:, :, ::2] += 0.1  # every other frame a little brighter everywhere
-    stats = vgan.background_stats(flickering.clamp(0, 1))
+    stats = vgan_eval.background_stats(flickering.clamp(0, 1))
     assert math.isclose(stats["flicker"], 0.1, rel_tol=1e-4) and 0.04 < stats["level"] < 0.06
 
 
 def test_augmentation_reaches_real_and_fake_clips_alike(monkeypatch):
-    """DiffAugment is applied before every call of D: real clips, detached fakes, and the fakes of G's step."""
+    """DiffAugment is applied before every call of D: real clips, detached fakes, the fakes of G's step."""
     seen = []
 
     def record(clips, policy, **kwargs):
@@ -242,13 +283,14 @@ def test_augmentation_reaches_real_and_fake_clips_alike(monkeypatch):
     monkeypatch.setattr(vgan, "diff_augment", record)
     config = tiny()
     model, trainer = tiny_trainer(config)
-    vgan.training_step(trainer, real_batch(config, 4))
+    vgan.training_step(model, trainer, real_batch(config, 4))
     assert [policy for *_, policy in seen] == ["translation"] * 3
     assert [has_graph for _, has_graph, _ in seen] == [False, False, True]  # real, detached fake, fake for G
 
 
 def test_training_keeps_snapshots_of_fixed_latents_in_the_checkpoint(tmp_path):
-    model, metrics = vgan.train(tiny(eval_videos=0), steps=10, progress=False)
+    model, metrics = vgan.train(tiny(), steps=10, progress=False)
+    assert set(metrics) == {"final/d_loss", "final/g_loss", "final/mask_mean", "steps", "train_wall_time_s"}
     steps, clips = model.snapshots.taken()
     assert steps == [1, 3, 10] and metrics["steps"] == 10  # after 10%, 30% and 100% of the run
     assert clips.shape == (3, vgan.SNAPSHOT_SAMPLES, 1, 16, 32, 32) and 0 <= clips.min() and clips.max() <= 1
@@ -263,3 +305,17 @@ def test_a_time_limit_stops_training_early():
     model, metrics = vgan.train(tiny(eval_videos=0), steps=10_000, progress=False, time_limit_s=0.5)
     assert 1 <= metrics["steps"] < 10_000
     assert model.snapshots.taken()[0][-1] == metrics["steps"]
+
+
+def test_bilinear_upsample_init_starts_smooth_where_the_papers_init_starts_checkered():
+    """``upsample_init="bilinear"``: a constant latent gives a clip whose neighbouring pixels differ less than
+    with the paper's N(0, 0.01) start (Odena et al. 2016's checkerboard)."""
+    def roughness(config: vgan.Config) -> float:
+        torch.manual_seed(0)
+        with torch.no_grad():
+            clip = vgan.build(config).generator.generate(torch.ones(4, config.z_dim)).foreground
+        return (clip[..., 1:] - clip[..., :-1]).abs().mean().item() / clip.std().item()
+
+    assert roughness(tiny(upsample_init="bilinear")) < 0.5 * roughness(tiny(upsample_init="normal"))
+    with pytest.raises(ValueError, match="upsample_init"):
+        tiny(upsample_init="nearest")

@@ -64,5 +64,6 @@ def test_snapshot_grid_has_one_row_per_latent_and_snapshot():
     axes = fig.axes
     assert len(axes) == 2 * 3 * 4  # (latents x snapshots) rows, 4 frames each
     assert axes[0].get_ylabel() == "latent 0, step 10" and axes[4 * 5].get_ylabel() == "latent 1, step 100"
-    assert np.allclose(axes[4].get_images()[0].get_array()[..., 0], clips[1, 0, 0, 0].numpy())  # row 2: snapshot 1, latent 0
+    # row 2: snapshot 1, latent 0
+    assert np.allclose(axes[4].get_images()[0].get_array()[..., 0], clips[1, 0, 0, 0].numpy())
     plt.close(fig)

@@ -1,17 +1,22 @@
-"""VPN (vidgen_lib.models.vpn): masks, causality by gradients, the exact likelihood, sampling, training."""
+"""VPN (vidgen_lib.models.vpn, vidgen_lib.evaluation.vpn): masks, causality by gradients, the exact
+likelihood, sampling, training, the shipped checkpoints and their measurements."""
 from __future__ import annotations
 
+import inspect
 import math
 
 import pytest
 import torch
 
-from vidgen_lib import models
+from vidgen_lib import CHECKPOINT_DIR, evaluation, models
+from vidgen_lib.checkpoints import read_card
+from vidgen_lib.evaluation import vpn as vpn_eval
 from vidgen_lib.models import vpn, vpn_independent
+from vidgen_lib.nn import masked
 
 
 def tiny_config(**kw) -> vpn.Config:
-    base = dict(frame_size=6, num_frames=4, context=2, levels=4, channels=8, encoder_dilations=(1, 2),
+    base = dict(frame_size=6, num_frames=4, context=2, levels=4, width=8, encoder_dilations=(1, 2),
                 decoder_blocks=2, lstm_hidden=8, batch_size=2)
     return vpn.Config(**{**base, **kw})
 
@@ -39,6 +44,21 @@ def test_follows_the_uniform_model_api() -> None:
     assert vpn_independent.Config.preset("tutorial").independent_pixels
     with pytest.raises(ValueError, match="Unknown preset"):
         vpn.Config.preset("huge")
+    with pytest.raises(ValueError, match="width must be even"):
+        vpn.Config(width=7)
+
+
+def test_signatures_and_shared_blocks() -> None:
+    assert list(inspect.signature(vpn.training_step).parameters) == ["model", "trainer", "batch"]
+    for module in (vpn, vpn_independent):
+        params = inspect.signature(module.load_pretrained).parameters
+        assert params["path"].kind is inspect.Parameter.KEYWORD_ONLY
+        assert not hasattr(module, "evaluate") and not hasattr(module, "make_trainer")
+    train = inspect.signature(vpn.train).parameters
+    assert [n for n, p in train.items() if p.kind is inspect.Parameter.KEYWORD_ONLY] == [
+        "run_dir", "seed", "progress", "time_limit_s"]
+    assert vpn.causal_mask is masked.causal_mask and vpn.MaskedConv2d is masked.MaskedConv2d
+    assert evaluation.for_model("vpn") is vpn_eval and evaluation.for_model("vpn_independent") is vpn_eval
 
 
 # --- masks ------------------------------------------------------------------------------------------
@@ -67,7 +87,7 @@ def test_the_decoder_reads_its_frame_through_mask_a_then_mask_b_only() -> None:
 @pytest.mark.parametrize("t, i, j", [(1, 0, 0), (1, 2, 3), (2, 5, 5), (3, 3, 0), (2, 0, 4)])
 def test_a_pixel_depends_only_on_the_past(t: int, i: int, j: int) -> None:
     model = tiny_model()
-    grad = vpn.receptive_field(model, t, i, j, num_frames=4)  # (T, H, W)
+    grad = vpn_eval.receptive_field(model, t, i, j, num_frames=4)  # (T, H, W)
     size = grad.shape[-1]
     raster = torch.arange(size * size).reshape(size, size)
     here = i * size + j
@@ -80,7 +100,7 @@ def test_a_pixel_depends_only_on_the_past(t: int, i: int, j: int) -> None:
 
 def test_the_baseline_ignores_every_pixel_of_its_frame() -> None:
     model = tiny_model(independent_pixels=True)
-    grad = vpn.receptive_field(model, 2, 3, 3, num_frames=4)
+    grad = vpn_eval.receptive_field(model, 2, 3, 3, num_frames=4)
     assert (grad[2:] == 0).all() and (grad[1] > 0).any() and (grad[0] > 0).any()
 
 
@@ -93,8 +113,8 @@ def test_the_decoder_on_a_band_of_rows_equals_the_whole_frame() -> None:
         full = model.decoder(x, state)
         for i in range(8):
             lo = max(0, i - c.decoder_reach)
-            assert torch.allclose(model.decoder(x[:, :, lo:i + 1], state[:, :, lo:i + 1])[:, :, i - lo], full[:, :, i],
-                                  atol=1e-6)
+            band = model.decoder(x[:, :, lo:i + 1], state[:, :, lo:i + 1])[:, :, i - lo]
+            assert torch.allclose(band, full[:, :, i], atol=1e-6)
 
 
 # --- the likelihood -------------------------------------------------------------------------------------
@@ -104,9 +124,9 @@ def test_a_uniform_model_costs_h_w_ln_levels_per_frame() -> None:
     constant_logits(model, torch.zeros(4))
     video = torch.rand(3, 1, 4, 6, 6)
     want = 6 * 6 * math.log(4)
-    assert vpn.nll_nats_per_frame(model, video, context=2) == pytest.approx(want, rel=1e-5)
-    assert vpn.uniform_nats_per_frame(6, 4) == pytest.approx(want)
-    assert torch.allclose(vpn.log_likelihood(model, video, context=1), torch.full((3,), -3 * want), rtol=1e-5)
+    assert vpn_eval.nll_nats_per_frame(model, video, context=2) == pytest.approx(want, rel=1e-5)
+    assert vpn_eval.uniform_nats_per_frame(6, 4) == pytest.approx(want)
+    assert torch.allclose(vpn_eval.log_likelihood(model, video, context=1), torch.full((3,), -3 * want), rtol=1e-5)
 
 
 def test_the_likelihood_is_the_sum_of_pixel_log_probabilities() -> None:
@@ -116,18 +136,19 @@ def test_the_likelihood_is_the_sum_of_pixel_log_probabilities() -> None:
     video = vpn.dequantize(torch.randint(4, (2, 1, 4, 6, 6)), 4)
     codes = vpn.quantize(video, 4)[:, 0, 1:]
     want = probs.log()[codes].sum(dim=(1, 2, 3))
-    assert torch.allclose(vpn.log_likelihood(model, video, context=1), want, atol=1e-4)
-    assert vpn.vpn_loss(model, video)["nats_per_frame"].item() == pytest.approx(-want.mean().item() / 3, rel=1e-5)
+    assert torch.allclose(vpn_eval.log_likelihood(model, video, context=1), want, atol=1e-4)
+    loss = vpn.vpn_loss(model, video)["nats_per_frame"].item()
+    assert loss == pytest.approx(-want.mean().item() / 3, rel=1e-5)
 
 
 def test_copy_last_frame_likelihood_by_hand() -> None:
     video = torch.zeros(1, 1, 3, 2, 2)
     video[0, 0, 2, 0, 0] = 1.0  # one pixel of 8 scored changes
-    nats, eps = vpn.copy_last_nats_per_frame(video, levels=4, context=1)
+    nats, eps = vpn_eval.copy_last_nats_per_frame(video, levels=4, context=1)
     assert eps == pytest.approx(1 / 8)
     want = (-math.log(eps / 3) - 7 * math.log(1 - eps)) / 2
     assert nats == pytest.approx(want)
-    fixed, _ = vpn.copy_last_nats_per_frame(video, levels=4, context=1, eps=0.5)
+    fixed, _ = vpn_eval.copy_last_nats_per_frame(video, levels=4, context=1, eps=0.5)
     assert fixed == pytest.approx((-math.log(0.5 / 3) - 7 * math.log(0.5)) / 2)
 
 
@@ -189,6 +210,31 @@ def test_overfits_a_tiny_batch() -> None:
     assert sum(losses[-5:]) / 5 < 0.25 * losses[0]  # a 4x drop
 
 
+def test_train_runs_the_course_recipe_and_stops_at_the_time_limit() -> None:
+    config = tiny_config(frame_size=8, num_videos=50)
+    model, metrics = vpn.train(config, 3, progress=False)
+    assert not model.training and metrics["steps"] == 3 and set(metrics) == {
+        "final/nats_per_frame", "steps", "train_wall_time_s"}
+    assert 0 < metrics["final/nats_per_frame"] < vpn_eval.uniform_nats_per_frame(8, 4) * 1.5
+    _, metrics = vpn.train(config, 5, progress=False, time_limit_s=0)
+    assert metrics["steps"] == 1
+
+
+# --- measurements -------------------------------------------------------------------------------------------
+
+def test_evaluate_reports_the_card_keys_for_either_model() -> None:
+    for independent, name in ((False, "vpn"), (True, "vpn_independent")):
+        model = tiny_model(independent_pixels=independent, frame_size=8)
+        scores = evaluation.evaluate(name, model, 3, seed=0)
+        assert set(scores) == {f"nats_per_frame/{name}", "nats_per_frame/copy_last", "nats_per_frame/uniform",
+                               f"bits_per_dim/{name}", "copy_last_eps", "eval_videos", "eval_context",
+                               "eval_scored_frames", "levels"}
+        assert scores["eval_videos"] == 3 and scores["eval_scored_frames"] == 2
+        assert scores[f"nats_per_frame/{name}"] < scores["nats_per_frame/uniform"] * 1.5
+    with pytest.raises(ValueError, match="positive"):
+        vpn_eval.evaluate(model, 0)
+
+
 # --- quantisation and bad input -----------------------------------------------------------------------------
 
 def test_quantize_dequantize_round_trip() -> None:
@@ -214,13 +260,21 @@ def test_bad_input_raises_clear_errors() -> None:
     with pytest.raises(ValueError, match="context must be"):
         vpn.Config(context=10, num_frames=10)
     with pytest.raises(ValueError, match=r"\(x \+ 1\) / 2"):
-        vpn.log_likelihood(model, torch.rand(1, 1, 4, 6, 6) * 2 - 1)
+        vpn_eval.log_likelihood(model, torch.rand(1, 1, 4, 6, 6) * 2 - 1)
     with pytest.raises(ValueError, match="grey"):
-        vpn.log_likelihood(model, torch.rand(1, 3, 4, 6, 6))
+        vpn_eval.log_likelihood(model, torch.rand(1, 3, 4, 6, 6))
     with pytest.raises(ValueError, match="context must be"):
-        vpn.nll_nats_per_frame(model, torch.rand(1, 1, 4, 6, 6), context=4)
+        vpn_eval.nll_nats_per_frame(model, torch.rand(1, 1, 4, 6, 6), context=4)
     with pytest.raises(ValueError, match="horizon"):
         vpn.predict(model, torch.rand(1, 1, 2, 6, 6), 0)
+    with pytest.raises(ValueError, match="6x6 frames"):
+        vpn.predict(model, torch.rand(1, 1, 2, 8, 8), 1)
+    with pytest.raises(ValueError, match="6x6 frames"):
+        vpn_eval.log_likelihood(model, torch.rand(1, 1, 4, 6, 8))
+    with pytest.raises(ValueError, match="grey"):
+        vpn.predict(model, torch.rand(1, 3, 2, 6, 6), 1)
+    with pytest.raises(ValueError, match="float tensor"):
+        vpn.predict(model, torch.zeros(1, 1, 2, 6, 6, dtype=torch.uint8), 1)
     with pytest.raises(ValueError, match="mask_type"):
         vpn.causal_mask(3, "C")
 
@@ -230,3 +284,13 @@ def test_load_pretrained_with_a_missing_file_says_how_to_train(tmp_path) -> None
         vpn.load_pretrained(path=tmp_path / "nothing.pt")
     with pytest.raises(FileNotFoundError, match="train vpn_independent"):
         vpn_independent.load_pretrained(path=tmp_path / "nothing.pt")
+
+
+@pytest.mark.parametrize("module", [vpn, vpn_independent])
+def test_shipped_checkpoints_load_strictly_and_match_their_cards(module) -> None:
+    model = module.load_pretrained("cpu")  # checks the sha256 and loads strictly
+    card = read_card(CHECKPOINT_DIR / f"{module.__name__.rsplit('.', 1)[-1]}.pt")
+    assert "width" in card["config"] and "channels" not in card["config"]
+    assert model.config.independent_pixels == (module is vpn_independent)
+    scores = vpn_eval.evaluate(model, 8)
+    assert set(scores) | {"final/nats_per_frame"} == set(card["metrics"])

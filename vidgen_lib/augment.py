@@ -22,11 +22,13 @@ def parse_policy(policy: str) -> tuple[str, ...]:
     names = tuple(name.strip() for name in policy.split(",") if name.strip())
     unknown = [name for name in names if name not in POLICIES]
     if unknown:
-        raise ValueError(f"Unknown augmentation {unknown[0]!r} in {policy!r}: use a comma-separated subset of {POLICIES}.")
+        raise ValueError(f"Unknown augmentation {unknown[0]!r} in {policy!r}: "
+                         f"use a comma-separated subset of {POLICIES}.")
     return names
 
 
-def translate(x: Tensor, ratio: float = 0.125, fill: float = 0.0, generator: torch.Generator | None = None) -> Tensor:
+def translate(x: Tensor, ratio: float = 0.125, fill: float = 0.0,
+              generator: torch.Generator | None = None) -> Tensor:
     """Shift every sample by a random whole number of pixels in ``[-ratio·size, ratio·size]``.
 
     Pixels shifted in from outside the frame take the value ``fill`` (the background).
@@ -50,7 +52,8 @@ def translate(x: Tensor, ratio: float = 0.125, fill: float = 0.0, generator: tor
     return out.gather(-1, cols)
 
 
-def cutout(x: Tensor, ratio: float = 0.5, fill: float = 0.0, generator: torch.Generator | None = None) -> Tensor:
+def cutout(x: Tensor, ratio: float = 0.5, fill: float = 0.0,
+           generator: torch.Generator | None = None) -> Tensor:
     """Set a random ``ratio·H × ratio·W`` square of every sample to ``fill`` (the same square in all frames).
 
     Args:
@@ -68,7 +71,8 @@ def cutout(x: Tensor, ratio: float = 0.5, fill: float = 0.0, generator: torch.Ge
     return torch.where(hole, torch.full_like(x, fill), x)
 
 
-def diff_augment(x: Tensor, policy: str, fill: float = 0.0, generator: torch.Generator | None = None) -> Tensor:
+def diff_augment(x: Tensor, policy: str, fill: float = 0.0,
+                 generator: torch.Generator | None = None) -> Tensor:
     """Apply the augmentations named in ``policy`` (e.g. ``"translation,cutout"``) in that order.
 
     Call it on real and generated samples alike, right before the discriminator. ``""`` returns

@@ -71,7 +71,7 @@ def _mocogan_step() -> tuple[str, float]:
     trainer = Trainer({"model": model}, mocogan.make_optimizers(model, config), progress=False)
     real = torch.rand(config.batch_size, config.channels, config.num_frames, config.frame_size,
                       config.frame_size, device=trainer.device)
-    seconds = time_call(lambda: mocogan.training_step(model, trainer, real))
+    seconds = time_call(lambda: mocogan.training_step(model, trainer, {"video": real}))
     return f"1 step, {config.batch_size} videos {config.num_frames}x{config.frame_size}²", seconds
 
 
@@ -80,11 +80,14 @@ def _vgan_step() -> tuple[str, float]:
     """One VGAN iteration (D step, then G step on the same fakes) at the tutorial config."""
     from vidgen_lib.models import vgan
 
+    from vidgen_lib.train import Trainer
+
     config = vgan.Config.preset("tutorial")
-    trainer = vgan.make_trainer(vgan.build(config), progress=False)
+    model = vgan.build(config)
+    trainer = Trainer({"model": model}, vgan.make_optimizers(model, config), progress=False)
     real = torch.rand(config.batch_size, config.channels, config.num_frames, config.frame_size,
                       config.frame_size, device=trainer.device)
-    seconds = time_call(lambda: vgan.training_step(trainer, {"video": real}))
+    seconds = time_call(lambda: vgan.training_step(model, trainer, {"video": real}))
     return f"1 step, {config.batch_size} videos {config.num_frames}x{config.frame_size}²", seconds
 
 
@@ -146,10 +149,12 @@ def _fvd_benchmark() -> tuple[str, float]:
 def _dvg_step() -> tuple[str, float]:
     """One teacher-forced DVG step (encode, three LSTMs, decode, MSE + beta KL) at the tutorial config."""
     from vidgen_lib.models import dvg
+    from vidgen_lib.train import Trainer
 
     config = dvg.Config.preset("tutorial")
     model = dvg.build(config)
-    trainer = dvg.make_trainer(model, progress=False)
+    trainer = Trainer({"model": model}, {"model": torch.optim.Adam(model.parameters(), lr=config.lr)}, grad_clip=1.0,
+                      progress=False)
     batch = {"video": torch.rand(config.batch_size, config.channels, config.num_frames, config.frame_size,
                                  config.frame_size, device=trainer.device),
              "actions": torch.randint(config.num_actions, (config.batch_size, config.num_frames - 1),
@@ -194,13 +199,15 @@ def _frame_vae_step() -> tuple[str, float]:
 def _vpn_step() -> tuple[str, float]:
     """One teacher-forced VPN step (encoder, ConvLSTM, masked decoder over all scored frames) at the tutorial config."""
     from vidgen_lib.models import vpn
+    from vidgen_lib.train import Trainer
 
     config = vpn.Config.preset("tutorial")
     model = vpn.build(config)
-    trainer = vpn.make_trainer(model, progress=False)
+    trainer = Trainer({"model": model}, {"model": torch.optim.Adam(model.parameters(), lr=config.lr)},
+                      grad_clip=config.grad_clip, progress=False)
     video = torch.rand(config.batch_size, 1, config.num_frames, config.frame_size, config.frame_size,
                        device=trainer.device)
-    seconds = time_call(lambda: vpn.training_step(model, trainer, video))
+    seconds = time_call(lambda: vpn.training_step(model, trainer, {"video": video}))
     return f"1 step, {config.batch_size} videos {config.num_frames}x{config.frame_size}², {config.levels} levels", seconds
 
 

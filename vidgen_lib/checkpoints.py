@@ -89,11 +89,21 @@ def hardware() -> dict:
     dev = vidgen_lib.device()
     return {
         "device": str(dev),
-        "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or "cpu",
+        "device_name": (torch.cuda.get_device_name(dev) if dev.type == "cuda"
+                        else platform.processor() or "cpu"),
         "cpu_threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "python": platform.python_version(),
     }
+
+
+def half_precision(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A state dict with every float32 tensor stored as float16 (half the file); other tensors unchanged.
+
+    ``load_state_dict`` casts them back to the model's float32, so a model that loads them computes
+    with the rounded weights: measure it after loading them (as ``python -m vidgen_lib train`` does).
+    """
+    return {k: v.half() if v.dtype == torch.float32 else v for k, v in state_dict.items()}
 
 
 def card_path(weights_path: str | Path) -> Path:
@@ -177,7 +187,8 @@ def load_checkpoint(
         expected, recorded = config_dict(expected_config), card.get("config", {})
         differing = sorted(k for k in set(expected) | set(recorded) if expected.get(k) != recorded.get(k))
         if differing:
-            details = ", ".join(f"{k}: checkpoint {recorded.get(k)!r} vs model {expected.get(k)!r}" for k in differing)
+            details = ", ".join(f"{k}: checkpoint {recorded.get(k)!r} vs model {expected.get(k)!r}"
+                                for k in differing)
             raise CheckpointError(
                 f"{path.name} was trained with a different config ({details}). Build the model from the "
                 "checkpoint's config (its card's 'config'), or retrain with the config you want."
@@ -199,7 +210,8 @@ def load_model(name: str, config_cls: Any, build: Any, device: torch.device | st
     """
     path = Path(path) if path is not None else vidgen_lib.CHECKPOINT_DIR / f"{name}.pt"
     if not path.exists():  # named after the model, not the file: a custom path may have any name
-        raise FileNotFoundError(f"No {name} checkpoint at {path}. Train it with `python -m vidgen_lib train {name}` "
+        raise FileNotFoundError(f"No {name} checkpoint at {path}. "
+                                f"Train it with `python -m vidgen_lib train {name}` "
                                 f"(it writes data/checkpoints/{name}.pt and its model card).")
     state, card = load_checkpoint(path, map_location="cpu")
     model = build(config_cls(**card["config"]))

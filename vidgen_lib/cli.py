@@ -1,11 +1,12 @@
 """The command line: ``python -m vidgen_lib COMMAND``.
 
-    doctor                       versions, device, profile, data found (paste it into a bug report)
+    doctor [--imports]           versions, device, profile, data found (paste it into a bug report);
+                                 --imports: the import graph by layer, and any upward import
     bench [NAME ...] [--notebooks]  speed and memory of data, training steps and notebooks
     train NAME [--profile P] [--steps N | --minutes M] [--set KEY=VALUE] [--out DIR] [--seed S]
                                  train, then write checkpoint + card
-    sample NAME [--n 16] [--out samples.gif] [--seed S]           samples of a shipped model as a GIF
-    predict NAME [--n 4] [--out predictions.gif] [--seed S]       a predictor's continuations of held-out clips
+    sample NAME [--n 16] [--out samples.gif] [--seed S]          samples of a shipped model as a GIF
+    predict NAME [--n 4] [--out predictions.gif] [--seed S]      a predictor's continuations of held-out clips
     train-features [--steps N] [--out DIR] [--seed S]   the video feature network behind FVD and ACD
     student OUT_DIR              the student edition of the notebooks (solutions removed)
     execute NOTEBOOK ...         run notebooks top to bottom in place (to commit their outputs)
@@ -39,7 +40,8 @@ class UsageError(Exception):
 
 
 def get_model(name: str):
-    """The registered model module ``name``; an unknown name is a :class:`UsageError` listing the known ones."""
+    """The registered model module ``name``; an unknown name is a :class:`UsageError` listing the
+    known ones."""
     try:
         return models.get(name)
     except KeyError as err:
@@ -62,7 +64,8 @@ def writable_dir(path: Path, option: str) -> Path:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as err:
-        raise UsageError(f"cannot write to {option} {path} ({err.strerror or err}): choose another {option}.") from err
+        raise UsageError(f"cannot write to {option} {path} ({err.strerror or err}): "
+                         f"choose another {option}.") from err
     return path
 
 
@@ -72,7 +75,8 @@ def doctor() -> int:
 
     print(f"vidgen_lib     {vidgen_lib.__version__}")
     print(f"python         {platform.python_version()} ({platform.system()} {platform.machine()})")
-    for package in ("torch", "numpy", "einops", "matplotlib", "scipy", "sklearn", "mlxtend", "ipywidgets", "tqdm"):
+    for package in ("torch", "numpy", "einops", "matplotlib", "scipy", "sklearn", "mlxtend", "ipywidgets",
+                    "tqdm"):
         try:
             version = importlib.import_module(package).__version__
         except ImportError:
@@ -80,8 +84,8 @@ def doctor() -> int:
         print(f"{package:14} {version}")
     print(f"torch build    {torch_build()}")
     if torch.version.cuda and not torch.cuda.is_available():
-        print("               warning: a CUDA build of PyTorch on a machine without a usable GPU; the CPU build "
-              "is several GB smaller and runs the course the same (README, Quickstart)")
+        print("               warning: a CUDA build of PyTorch on a machine without a usable GPU; "
+              "the CPU build is several GB smaller and runs the course the same (README, Quickstart)")
     print(f"device         {vidgen_lib.device()} (CUDA available: {torch.cuda.is_available()})")
     print(f"cpu threads    {torch.get_num_threads()}")
     print(f"profile        {vidgen_lib.profile()} (set VIDGEN_PROFILE=full for GPU-sized runs)")
@@ -118,9 +122,11 @@ def train(name: str, profile: str | None, steps: int | None, out: Path, seed: in
     ``minutes`` stops training after that much training time; the card records the steps actually
     done. ``overrides`` are ``KEY=VALUE`` changes to the preset's config (values read as JSON where
     they parse, else as strings). After training, ``evaluation.evaluate`` measures the model on
-    ``config.eval_videos`` held-out clips (none if 0) for the card.
+    ``config.eval_videos`` held-out clips (none if 0) for the card. The weights are stored in half
+    precision, and measured as stored: the model is given back its rounded weights before it is measured.
     """
     from vidgen_lib import evaluation
+    from vidgen_lib.checkpoints import half_precision
 
     module = get_model(name)
     positive(steps, "--steps")
@@ -130,23 +136,28 @@ def train(name: str, profile: str | None, steps: int | None, out: Path, seed: in
     steps = steps if steps is not None else config.steps
     time_limit_s = 60 * minutes if minutes is not None else None
     start = time.perf_counter()
-    model, metrics = module.train(config, steps, run_dir=out / "runs" / name, seed=seed, time_limit_s=time_limit_s)
+    model, metrics = module.train(config, steps, run_dir=out / "runs" / name, seed=seed,
+                                  time_limit_s=time_limit_s)
     steps_done = int(metrics.pop("steps", steps))
+    weights = half_precision(model.state_dict())
+    model.load_state_dict(weights)  # the card measures the weights as they are shipped
     if config.eval_videos > 0:
         metrics.update(evaluation.evaluate(name, model, config.eval_videos, seed=seed))
-    write_card(model.state_dict(), out, name, dataclasses.replace(config, steps=steps_done), steps_done, start,
-               metrics, argv)
+    write_card(weights, out, name, dataclasses.replace(config, steps=steps_done), steps_done, start, metrics,
+               argv, notes="Weights stored in float16; the metrics were measured with them.")
     return 0
 
 
 def with_overrides(config, overrides: list[str]):
-    """``config`` with ``KEY=VALUE`` changes (``batch_size=64``, ``augment=""``), checked against its fields."""
+    """``config`` with ``KEY=VALUE`` changes (``batch_size=64``, ``augment=""``), checked against its
+    fields."""
     changes = {}
     fields = {f.name for f in dataclasses.fields(config)}
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep or key not in fields:
-            raise UsageError(f"--set {item!r}: expected KEY=VALUE with KEY one of {', '.join(sorted(fields))}.")
+            raise UsageError(f"--set {item!r}: expected KEY=VALUE with KEY one of "
+                             f"{', '.join(sorted(fields))}.")
         try:
             changes[key] = json.loads(text)
         except ValueError:
@@ -165,7 +176,8 @@ def train_features(steps: int | None, out: Path, seed: int, argv: list[str]) -> 
     config = features.FeatureConfig()
     start = time.perf_counter()
     run_dir = out / "runs" / features.CHECKPOINT_NAME
-    model, metrics = features.train_features(steps, seed, config, run_dir=run_dir, eval_videos=features.EVAL_VIDEOS)
+    model, metrics = features.train_features(steps, seed, config, run_dir=run_dir,
+                                             eval_videos=features.EVAL_VIDEOS)
     write_card(model.state_dict(), out, features.CHECKPOINT_NAME, config, steps, start, metrics, argv,
                notes="Toy-world video features for FVD/ACD; not comparable with I3D numbers.")
     return 0
@@ -243,7 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
     add = lambda name, **kwargs: sub.add_parser(name, parents=[common], **kwargs)  # noqa: E731
-    add("doctor", help="versions, device, profile, data found")
+    p = add("doctor", help="versions, device, profile, data found")
+    p.add_argument("--imports", action="store_true", help="also the library's import graph, layer by layer")
     p = add("bench", help="speed and memory")
     p.add_argument("names", nargs="*", help="only benchmarks whose name starts with one of these")
     p.add_argument("--notebooks", action="store_true", help="also time every notebook (minutes)")
@@ -251,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--profile", choices=vidgen_lib.runtime.PROFILES)
     p.add_argument("--steps", type=int)
-    p.add_argument("--minutes", type=float, help="stop after this much training time (GAN models)")
+    p.add_argument("--minutes", type=float, help="stop after this much training time")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="change one config field")
     p.add_argument("--out", type=Path, default=vidgen_lib.CHECKPOINT_DIR)
     p.add_argument("--seed", type=int, default=0)
@@ -277,7 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; a user's mistake prints one line on stderr and returns 2 (see the module docstring)."""
+    """Run one command; a user's mistake prints one line on stderr and returns 2 (see the module
+    docstring)."""
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     try:
@@ -291,6 +305,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
     if args.command == "doctor":
+        if args.imports:
+            from vidgen_lib import layers
+
+            print(layers.report())
+            return 1 if layers.violations() else doctor()
         return doctor()
     if args.command == "bench":
         from vidgen_lib import bench

@@ -69,11 +69,13 @@ def student_notebook(nb: nbformat.NotebookNode, name: str = "notebook") -> nbfor
                 raise ValueError(f"{where}: solution markers in a cell not tagged '{SOLUTION_TAG}'")
             continue
         if cell.cell_type != "code" or BEGIN not in cell.source:
-            raise ValueError(f"{where}: a '{SOLUTION_TAG}' cell must be a code cell with {BEGIN!r} ... {END!r}")
+            raise ValueError(f"{where}: a '{SOLUTION_TAG}' cell must be a code cell "
+                             f"with {BEGIN!r} ... {END!r}")
         header = exercise_header(cell.source)
         if header is None:
             first = cell.source.split("\n", 1)[0]
-            raise ValueError(f"{where}: a solution cell must start with '# Exercise N.M: <title>', not {first!r}")
+            raise ValueError(f"{where}: a solution cell must start with '# Exercise N.M: <title>', "
+                             f"not {first!r}")
         cell.source = strip_solutions(cell.source, f"Exercise {header[0]}: {header[1]}")
         cell.outputs = []
         cell.execution_count = None
@@ -81,7 +83,8 @@ def student_notebook(nb: nbformat.NotebookNode, name: str = "notebook") -> nbfor
 
 
 def build_student_edition(src_dir: Path, out_dir: Path) -> list[Path]:
-    """Write the student edition of every ``NN_*.ipynb`` in ``src_dir`` to ``out_dir``; returns the new paths."""
+    """Write the student edition of every ``NN_*.ipynb`` in ``src_dir`` to ``out_dir``; returns the new
+    paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -98,7 +101,8 @@ def run_notebook(nb: nbformat.NotebookNode, folder: Path, timeout: int = 600) ->
     The kernel logs errors only: its start-up warning about TCP on localhost says nothing about the
     notebook and would land in the middle of the caller's output (the bench table, say).
     """
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(folder)}},
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(folder)}},
                             extra_arguments=["--IPKernelApp.log_level=ERROR"])
     start = time.perf_counter()
     client.execute()

@@ -72,7 +72,8 @@ def ring_centers(num_modes: int = 8, radius: float = 2.0) -> Tensor:
 
 
 def sample_ring(
-    n: int, generator: torch.Generator | None = None, num_modes: int = 8, radius: float = 2.0, std: float = RING_STD
+    n: int, generator: torch.Generator | None = None, num_modes: int = 8, radius: float = 2.0,
+    std: float = RING_STD
 ) -> Tensor:
     """``n`` points from an equal mixture of Gaussians on a ring, shape ``(n, 2)``."""
     centers = ring_centers(num_modes, radius)
@@ -126,7 +127,8 @@ def mlp(in_dim: int, out_dim: int, hidden: int = 64, depth: int = 3) -> nn.Seque
 
 @torch.no_grad()
 def discriminator_probability(discriminator: nn.Module, x: Tensor) -> Tensor:
-    """D(x) = sigmoid(logit) for points ``x`` of shape ``(N,)`` (1-D data) or ``(N, d)``; ``(N,)`` on the CPU."""
+    """D(x) = sigmoid(logit) for points ``x`` of shape ``(N,)`` (1-D data) or ``(N, d)``; ``(N,)`` on the
+    CPU."""
     dev = next(discriminator.parameters()).device
     points = x.reshape(len(x), -1).float().to(dev)
     return torch.sigmoid(discriminator(points)).squeeze(1).cpu()
@@ -179,7 +181,8 @@ class GANRun:
 
 
 def train_gan(
-    sample_real: Sampler, config: ToyGANConfig, seed: int = 0, progress: bool = True, device: torch.device | None = None
+    sample_real: Sampler, config: ToyGANConfig, seed: int = 0, progress: bool = True,
+    device: torch.device | None = None
 ) -> GANRun:
     """Train an MLP GAN with Adam, alternating D and G updates (Goodfellow et al. 2014, Alg. 1).
 
@@ -196,7 +199,8 @@ def train_gan(
     rng = seed_everything(seed)
     G, D = mlp(c.latent_dim, c.data_dim, c.hidden), mlp(c.data_dim, 1, c.hidden)
     adam = dict(lr=c.lr, betas=(0.5, 0.999))  # beta1 = 0.5 as in DCGAN (Radford et al. 2016)
-    optimizers = {"G": torch.optim.Adam(G.parameters(), **adam), "D": torch.optim.Adam(D.parameters(), **adam)}
+    optimizers = {"G": torch.optim.Adam(G.parameters(), **adam),
+                  "D": torch.optim.Adam(D.parameters(), **adam)}
     trainer = Trainer({"G": G, "D": D}, optimizers, seed=seed, progress=progress, log_every=10, device=device)
     run = GANRun(G, D, c)
     z_fixed = torch.randn(1000, c.latent_dim, generator=rng)  # the same z for every snapshot

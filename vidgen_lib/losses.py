@@ -71,5 +71,6 @@ def gaussian_nll(x: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
 
 
 def bernoulli_nll(logits: Tensor, x: Tensor) -> Tensor:
-    """−log Bernoulli(x; sigmoid(logits)) per element, in nats; x in [0, 1] (binary, or grey as a soft target)."""
+    """−log Bernoulli(x; sigmoid(logits)) per element, in nats; x in [0, 1] (binary, or grey as a soft
+    target)."""
     return F.binary_cross_entropy_with_logits(logits, x, reduction="none")

@@ -37,7 +37,8 @@ def seed_everything(seed: int = 0) -> torch.Generator:
 
 
 def profile() -> str:
-    """The run profile from ``VIDGEN_PROFILE``: ``tutorial`` (default, CPU minutes) or ``full`` (GPU hours)."""
+    """The run profile from ``VIDGEN_PROFILE``: ``tutorial`` (default, CPU minutes) or ``full``
+    (GPU hours)."""
     name = os.environ.get("VIDGEN_PROFILE", "tutorial").strip().lower() or "tutorial"
     if name not in PROFILES:
         raise ValueError(f"VIDGEN_PROFILE={name!r} is not a profile; use one of {PROFILES}.")
@@ -57,7 +58,8 @@ def eval_mode(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
 
 
 def rng(seed: int | None) -> torch.Generator | None:
-    """A CPU ``torch.Generator`` seeded with ``seed``, or ``None`` (the global generator) when ``seed`` is None.
+    """A CPU ``torch.Generator`` seeded with ``seed``, or ``None`` (the global generator) when
+    ``seed`` is None.
 
     Library functions draw with it instead of reseeding the global generator, so a seeded call is
     repeatable without changing what the learner's next random draw will be.

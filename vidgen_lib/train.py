@@ -284,7 +284,8 @@ class TrainingSnapshots(nn.Module):
 
     @torch.no_grad()
     def record(self, index: int, step: int, videos: Tensor) -> None:
-        """Store ``videos`` ``(n, C, T, H, W)`` in [0, 1] as snapshot ``index``, taken after ``step`` steps."""
+        """Store ``videos`` ``(n, C, T, H, W)`` in [0, 1] as snapshot ``index``, taken after ``step``
+        steps."""
         self.steps[index] = step
         self.videos[index] = (videos.detach().clamp(0, 1) * 255).round().to(self.videos.device, torch.uint8)
 

@@ -25,6 +25,7 @@ from torch.distributions import MultivariateNormal, Normal
 from vidgen_lib.datasets import MovingDigits, video_batch
 from vidgen_lib.losses import bernoulli_nll, gaussian_kl
 from vidgen_lib.runtime import seed_everything
+from vidgen_lib.train import Trainer
 
 # --- a model with a known log p(x) -----------------------------------------------------------------
 
@@ -108,7 +109,8 @@ def gradient_estimates(f: Callable[[Tensor], Tensor], mu: float, sigma: float, n
     score = (z - mu) / sigma**2  # d/dmu log N(z; mu, sigma^2)
     return {"reparam": reparam[:, 0],
             "score": (values * score).mean(1),
-            "score_baseline": ((values - (values.sum(1, keepdim=True) - values) / (n_samples - 1)) * score).mean(1)}
+            "score_baseline": ((values - (values.sum(1, keepdim=True) - values) / (n_samples - 1))
+                               * score).mean(1)}
 
 
 # --- a small convolutional VAE on frames -------------------------------------------------------
@@ -126,9 +128,10 @@ class FrameVAE(nn.Module):
         s = frame_size // 4
         self.encoder = nn.Sequential(nn.Conv2d(1, width, 4, 2, 1), nn.ReLU(),
                                      nn.Conv2d(width, 2 * width, 4, 2, 1), nn.ReLU(), nn.Flatten(),
-                                     nn.Linear(2 * width * s * s, hidden), nn.ReLU(), nn.Linear(hidden, 2 * z_dim))
-        self.decoder_fc = nn.Sequential(nn.Linear(z_dim, hidden), nn.ReLU(), nn.Linear(hidden, 2 * width * s * s),
-                                        nn.ReLU())
+                                     nn.Linear(2 * width * s * s, hidden), nn.ReLU(),
+                                     nn.Linear(hidden, 2 * z_dim))
+        self.decoder_fc = nn.Sequential(nn.Linear(z_dim, hidden), nn.ReLU(),
+                                        nn.Linear(hidden, 2 * width * s * s), nn.ReLU())
         self.decoder_conv = nn.Sequential(nn.ConvTranspose2d(2 * width, width, 4, 2, 1), nn.ReLU(),
                                           nn.ConvTranspose2d(width, 1, 4, 2, 1))
 
@@ -165,26 +168,22 @@ def digit_frames(split: str = "train", num_videos: int = 100, frame_size: int = 
 
 def train_frame_vae(frames: Tensor, steps: int = 500, batch_size: int = 32, lr: float = 2e-3, z_dim: int = 4,
                     seed: int = 0, progress: bool = True) -> tuple[FrameVAE, list[float]]:
-    """Train a FrameVAE on frames (N, 1, S, S) with Adam; returns the model (eval) and the loss per step."""
-    from tqdm.auto import tqdm
-
+    """Train a FrameVAE on frames (N, 1, S, S) with Adam on the course's Trainer; returns the model (eval)
+    and the loss of every step."""
     gen = seed_everything(seed)
     model = FrameVAE(z_dim, frames.shape[-1])
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    history = []
-    for _ in tqdm(range(steps), desc="training", disable=not progress):
-        batch = frames[torch.randint(len(frames), (batch_size,), generator=gen)]
-        loss = model(batch)["loss"]
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        history.append(loss.item())
-    return model.eval(), history
+    trainer = Trainer({"model": model}, {"model": torch.optim.Adam(model.parameters(), lr=lr)}, seed=seed,
+                      progress=progress, log_every=1)
+    batches = (frames[torch.randint(len(frames), (batch_size,), generator=gen)] for _ in range(steps))
+    history = trainer.fit(lambda tr, batch: {"loss": tr.update("model", model(batch)["loss"])},
+                          batches, steps)
+    return model.eval(), [row["loss"] for row in history]
 
 
 @torch.no_grad()
 def decode_latent(model: FrameVAE, z_values: list[float] | Tensor) -> Tensor:
-    """The mean frame (1, S, S) decoded from one latent vector of ``z_dim`` numbers (the slider cell's logic)."""
+    """The mean frame (1, S, S) decoded from one latent vector of ``z_dim`` numbers (the slider cell's
+    logic)."""
     z = torch.as_tensor(z_values, dtype=torch.float32).reshape(1, -1)
     if z.shape[1] != model.z_dim:
         raise ValueError(f"expected {model.z_dim} latent values, got {z.shape[1]}.")
@@ -193,7 +192,8 @@ def decode_latent(model: FrameVAE, z_values: list[float] | Tensor) -> Tensor:
 
 @torch.no_grad()
 def latent_traversal(model: FrameVAE, dim: int, values: Tensor, base: Tensor | None = None) -> Tensor:
-    """Frames (len(values), 1, S, S) decoded while latent ``dim`` sweeps ``values`` and the others stay at ``base``."""
+    """Frames (len(values), 1, S, S) decoded while latent ``dim`` sweeps ``values`` and the others stay at
+    ``base``."""
     base = torch.zeros(model.z_dim) if base is None else base
     z = base.repeat(len(values), 1)
     z[:, dim] = values

@@ -3,7 +3,8 @@
 Every public function of the library takes and returns videos in this form; networks that work in
 [-1, 1] convert at their boundary with :func:`to_signed` and :func:`from_signed`, and networks that
 see one frame at a time fold time into the batch with :func:`fold_time` and :func:`unfold_time`.
-This module imports nothing of the library.
+:func:`validate_clip` also checks a model's channels and frame size, and :func:`quantize` maps values to
+the integer levels a likelihood model predicts. This module imports nothing of the library.
 """
 from __future__ import annotations
 
@@ -65,3 +66,37 @@ def fold_time(video: Tensor) -> Tensor:
 def unfold_time(frames: Tensor, batch: int) -> Tensor:
     """Frames ``(B·T, C, H, W)`` -> ``(B, C, T, H, W)``: the inverse of :func:`fold_time`."""
     return rearrange(frames, "(b t) c h w -> b c t h w", b=batch)
+
+
+def validate_clip(x: Tensor, *, channels: int, frame_size: int, name: str = "video") -> None:
+    """:func:`validate_video`, and ``x`` has the ``channels`` and square frames of ``frame_size`` that a
+    model was built for; raises a ``ValueError`` that names what was expected."""
+    validate_video(x, name)
+    if x.shape[1] != channels:
+        kind = "grey" if channels == 1 else f"{channels} channels"
+        raise ValueError(f"{name} must be {kind}, (B, {channels}, T, H, W); got {x.shape[1]} channels.")
+    if tuple(x.shape[-2:]) != (frame_size, frame_size):
+        raise ValueError(f"{name} must have {frame_size}x{frame_size} frames (the model's frame_size), "
+                         f"got {x.shape[-2]}x{x.shape[-1]}.")
+
+
+def quantize(video: Tensor, levels: int) -> Tensor:
+    """Intensities in [0, 1] -> integers in [0, levels): k = round(x * (levels - 1)). Same shape, int64."""
+    if levels < 2:
+        raise ValueError(f"levels must be >= 2, got {levels}.")
+    if not video.is_floating_point():
+        raise ValueError(f"quantize expects float intensities in [0, 1], got dtype {video.dtype}.")
+    if video.numel() and (video.min() < -RANGE_TOLERANCE or video.max() > 1 + RANGE_TOLERANCE):
+        raise ValueError(f"quantize expects values in [0, 1], got [{video.min():.4g}, {video.max():.4g}].")
+    return torch.round(video.clamp(0, 1) * (levels - 1)).long()
+
+
+def dequantize(codes: Tensor, levels: int) -> Tensor:
+    """Integers in [0, levels) -> the intensities they stand for, k / (levels - 1) in [0, 1] (float32)."""
+    if levels < 2:
+        raise ValueError(f"levels must be >= 2, got {levels}.")
+    if codes.is_floating_point():
+        raise ValueError(f"dequantize expects integer codes, got dtype {codes.dtype}: quantize first.")
+    if codes.numel() and (codes.min() < 0 or codes.max() >= levels):
+        raise ValueError(f"codes must be in [0, {levels}), got [{int(codes.min())}, {int(codes.max())}].")
+    return codes.float() / (levels - 1)

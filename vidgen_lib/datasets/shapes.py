@@ -101,7 +101,8 @@ def wander_in_box(start: np.ndarray, velocity: np.ndarray, num_frames: int, high
     speed = float(np.hypot(*velocity))
     turns = rng.random(num_frames - 1) < turn_prob
     angles = rng.uniform(0, 2 * np.pi, size=num_frames - 1)
-    positions, p, v = [np.array(start, dtype=np.float64)], np.array(start, dtype=np.float64), np.array(velocity)
+    positions, p, v = ([np.array(start, dtype=np.float64)], np.array(start, dtype=np.float64),
+                       np.array(velocity))
     for t in range(num_frames - 1):
         if turns[t]:
             v = speed * np.array([np.sin(angles[t]), np.cos(angles[t])])

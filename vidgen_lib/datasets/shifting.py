@@ -75,8 +75,8 @@ class ShiftingDigits(Dataset):
         return {"video": video, "label": int(self.labels[k]), "direction": direction}
 
 
-def shifting_digit_batch(sprites: Tensor, n: int, num_frames: int = 20, generator: torch.Generator | None = None,
-                         binarize: bool = True) -> Tensor:
+def shifting_digit_batch(sprites: Tensor, n: int, num_frames: int = 20,
+                         generator: torch.Generator | None = None, binarize: bool = True) -> Tensor:
     """A fresh random batch (n, 1, T, H, W) of shifting digits from ``sprites`` (N, H, W), for training."""
     k = torch.randint(len(sprites), (n,), generator=generator)
     chosen = sprites[k]
@@ -87,7 +87,8 @@ def shifting_digit_batch(sprites: Tensor, n: int, num_frames: int = 20, generato
 
 
 def oscillator_batch(n: int, num_steps: int = 100, *, generator: torch.Generator | None = None,
-                     omega_range: tuple[float, float] = (0.2, 0.4), amplitude_range: tuple[float, float] = (0.5, 1.0),
+                     omega_range: tuple[float, float] = (0.2, 0.4),
+                     amplitude_range: tuple[float, float] = (0.5, 1.0),
                      phase_noise: float = 0.01, obs_noise: float = 0.05) -> dict[str, Tensor]:
     """Noisy 1-D harmonic oscillators (TD-VAE, Sec. 5.3): x_t = A sin(phase_t) + obs_noise * eps.
 

@@ -18,8 +18,9 @@ from types import ModuleType
 
 from torch import nn
 
-from vidgen_lib.evaluation.protocols import (acd_videos, card_rows, embed_videos, evaluate_generator, evaluate_models,
-                                             fvd, generator_scores, kvd_videos, scores_table)
+from vidgen_lib.evaluation.protocols import (acd_videos, card_rows, embed_videos, evaluate_generator,
+                                             evaluate_models, fvd, generator_scores, kvd_videos,
+                                             scores_table)
 
 #: model name -> the module with its ``evaluate``.
 _MEASUREMENTS = {
@@ -47,5 +48,5 @@ def evaluate(name: str, model: nn.Module, n: int, *, seed: int = 0) -> dict[str,
     return for_model(name).evaluate(model, n, seed=seed)
 
 
-__all__ = ["for_model", "evaluate", "acd_videos", "card_rows", "embed_videos", "evaluate_generator", "evaluate_models",
-           "fvd", "generator_scores", "kvd_videos", "scores_table"]
+__all__ = ["for_model", "evaluate", "acd_videos", "card_rows", "embed_videos", "evaluate_generator",
+           "evaluate_models", "fvd", "generator_scores", "kvd_videos", "scores_table"]

@@ -1,10 +1,10 @@
 """Feature networks for FVD and ACD: the course's toy-world video classifier, and I3D if you have it.
 
-FVD (Unterthiner et al., "Towards Accurate Generative Models of Video", arXiv 1812.01717, 2018) compares real and generated videos in the
-feature space of a video classifier: I3D trained on Kinetics-400. Those weights cannot be fetched
-here, so the course trains its own small classifier on its own video world and calls the result a
-**toy-world FVD**: it ranks models of *this* world, and it is not comparable with published I3D
-numbers.
+FVD (Unterthiner et al., "Towards Accurate Generative Models of Video", arXiv 1812.01717, 2018)
+compares real and generated videos in the feature space of a video classifier: I3D trained on
+Kinetics-400. Those weights cannot be fetched here, so the course trains its own small classifier
+on its own video world and calls the result a **toy-world FVD**: it ranks models of *this* world,
+and it is not comparable with published I3D numbers.
 
 ``ToyVideoFeatures`` is one network with two outputs:
 
@@ -53,6 +53,7 @@ import vidgen_lib
 from vidgen_lib.checkpoints import load_checkpoint
 from vidgen_lib.datasets import MovingDigits, MovingShapes
 from vidgen_lib.metrics import shuffle_frames
+from vidgen_lib.nn.conv import conv_block
 from vidgen_lib.video import validate_video
 from vidgen_lib.train import Trainer
 
@@ -97,11 +98,11 @@ class FeatureConfig:
 
 
 def _block2d(c_in: int, c_out: int, stride: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.GroupNorm(8, c_out), nn.ReLU())
+    return conv_block(c_in, c_out, dims=2, kernel=3, stride=stride, padding=1, norm="group")
 
 
 def _block3d(c_in: int, c_out: int, stride: tuple[int, int, int]) -> nn.Sequential:
-    return nn.Sequential(nn.Conv3d(c_in, c_out, 3, stride, 1, bias=False), nn.GroupNorm(8, c_out), nn.ReLU())
+    return conv_block(c_in, c_out, dims=3, kernel=3, stride=stride, padding=1, norm="group")
 
 
 def to_network_input(videos: Tensor, num_frames: int | None, frame_size: int) -> Tensor:
@@ -144,7 +145,8 @@ class ToyVideoFeatures(nn.Module):
         self.video_net = nn.Sequential(*[_block3d(widths[i], widths[i + 1], strides[i])
                                          for i in range(len(widths) - 1)])
         dims = {"frame": config.frame_dim, "video": config.video_dim}
-        self.heads = nn.ModuleDict({name: nn.Linear(dims[branch], k) for name, (branch, k, _) in HEADS.items()})
+        self.heads = nn.ModuleDict({name: nn.Linear(dims[branch], k)
+                                    for name, (branch, k, _) in HEADS.items()})
 
     def frame_maps(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """The per-frame part of the network, every frame on its own.
@@ -258,7 +260,8 @@ def shuffle_some(labels: dict[str, Tensor], every: int, generator: torch.Generat
     return {**labels, "video": video, "order": order}
 
 
-def training_batches(config: FeatureConfig, seed: int = 0, start: int = 0) -> Iterator[dict[str, dict[str, Tensor]]]:
+def training_batches(config: FeatureConfig, seed: int = 0,
+                     start: int = 0) -> Iterator[dict[str, dict[str, Tensor]]]:
     """Endless batches of fresh training videos: ``{"digits": {...}, "shapes": {...}}``.
 
     Frame sizes alternate from step to step; each video is drawn once (index = a running counter),
@@ -323,7 +326,7 @@ def heldout_accuracy(model: ToyVideoFeatures, config: FeatureConfig, num_videos:
         batch_size: videos per forward pass.
 
     Returns:
-        ``{"<head>_acc_<size>": accuracy}`` for both frame sizes, 32 and 64; a frame head's
+        ``{"<head>_acc/<size>": accuracy}`` for both frame sizes, 32 and 64; a frame head's
         accuracy is over all frames. The content and motion heads are scored on clips in true
         order; the order head on those clips and on shuffled copies of them (half and half, the
         shuffled share cycling through ``SHUFFLE_FRACTIONS``), over both worlds.
@@ -352,8 +355,9 @@ def heldout_accuracy(model: ToyVideoFeatures, config: FeatureConfig, num_videos:
                         if head_world not in (world, "any") or (batch is shuffled and name != "order"):
                             continue
                         target = batch[name.removeprefix("frame_")].to(device)
-                        hits = (out[name].argmax(dim=-1) == (target[:, None] if branch == "frame" else target)).float()
-                        score(f"{name}_acc_{ds.frame_size}", hits.mean(dim=-1) if branch == "frame" else hits)
+                        hits = (out[name].argmax(dim=-1)
+                                == (target[:, None] if branch == "frame" else target)).float()
+                        score(f"{name}_acc/{ds.frame_size}", hits.mean(dim=-1) if branch == "frame" else hits)
     return {k: round(v / counts[k], 4) for k, v in correct.items()}
 
 
@@ -414,7 +418,8 @@ def _load(path: str, device: str) -> ToyVideoFeatures:
     return model.to(device).eval()
 
 
-def load_features(device: torch.device | str | None = None, path: str | Path | None = None) -> ToyVideoFeatures:
+def load_features(device: torch.device | str | None = None,
+                  path: str | Path | None = None) -> ToyVideoFeatures:
     """The shipped feature network, in eval mode (loaded once, then cached).
 
     Args:
@@ -427,7 +432,8 @@ def load_features(device: torch.device | str | None = None, path: str | Path | N
     path = Path(path) if path is not None else vidgen_lib.CHECKPOINT_DIR / f"{CHECKPOINT_NAME}.pt"
     if not path.exists():
         raise FileNotFoundError(f"The video feature network {path.name} is missing. "
-                                f"Train it with `{TRAIN_COMMAND}` (it writes {path.name} and its model card).")
+                                f"Train it with `{TRAIN_COMMAND}` "
+                                f"(it writes {path.name} and its model card).")
     return _load(str(path), str(torch.device(device or vidgen_lib.device())))
 
 

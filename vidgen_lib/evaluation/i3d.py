@@ -39,7 +39,8 @@ class I3DFeatures:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"No TorchScript file at {path}. I3DFeatures needs a copy of I3D "
-                                    "exported with torch.jit.save; the course's own extractor is load_features().")
+                                    "exported with torch.jit.save; the course's own extractor is "
+                                    "load_features().")
         self.device = torch.device(device or vidgen_lib.device())
         with warnings.catch_warnings():  # TorchScript is deprecated, but it is the format I3D ports ship in
             warnings.filterwarnings("ignore", message=".*torch.jit.load.*", category=DeprecationWarning)

@@ -196,7 +196,8 @@ def evaluate_generator(
     """
     _check_video_sets(real_videos, fake_videos)
     if extractor is None and frame_feature_fn is None:  # the course's own network: one pass for both
-        fake_features, fake_frame_features = features.video_and_frame_features(fake_videos, batch_size=batch_size)
+        fake_features, fake_frame_features = features.video_and_frame_features(fake_videos,
+                                                                               batch_size=batch_size)
         content = acd(fake_frame_features)
     else:
         fake_features = _extract_features(fake_videos, extractor, batch_size, "fake_videos")
@@ -245,7 +246,8 @@ def evaluate_models(
             continue
         samples = module.sample(module.load_pretrained(), real_videos.shape[0], seed=seed).cpu()
         if samples.shape[1:] != real_videos.shape[1:]:
-            results[name] = f"samples {tuple(samples.shape[1:])} differ from the reference {tuple(real_videos.shape[1:])}"
+            results[name] = (f"samples {tuple(samples.shape[1:])} differ from the reference "
+                             f"{tuple(real_videos.shape[1:])}")
             continue
         results[name] = evaluate_generator(samples, real_videos, extractor, frame_feature_fn, real_features)
     return results
@@ -284,7 +286,8 @@ def generator_scores(samples: Tensor, reference: Tensor, others: Tensor, *, name
         return video, embed_videos(frame_differences(videos)), rearrange(frames, "n t d -> (n t) d")
 
     ref_video, ref_motion, ref_frames = embed(reference)
-    rows = {name: samples, "real": others, **baseline_videos(others, generator=torch.Generator().manual_seed(seed))}
+    rows = {name: samples, "real": others,
+            **baseline_videos(others, generator=torch.Generator().manual_seed(seed))}
     result: dict[str, float] = {}
     for row, videos in rows.items():
         video, motion, frames = embed(videos)
@@ -305,11 +308,13 @@ def card_rows(scores: dict[str, float], name: str) -> dict[str, dict[str, float]
     ``name``. Each row maps a score (``fvd``, ``fvd_motion``, ``fd_frames``, ``acd``) to its value; a
     score a row does not have is left out (the card records ACD for real clips only)."""
     labels = {**BASELINE_ROWS, name: name}
-    return {label: {k: scores[f"{k}/{row}"] for k in SCORES if f"{k}/{row}" in scores} for label, row in labels.items()}
+    return {label: {k: scores[f"{k}/{row}"] for k in SCORES if f"{k}/{row}" in scores}
+            for label, row in labels.items()}
 
 
 def scores_table(rows: dict[str, dict[str, float]], columns: dict[str, str], width: int = 22) -> str:
-    """A plain-text table: one line per row, one column per ``{title: score name}``, "—" where a row has none."""
+    """A plain-text table: one line per row, one column per ``{title: score name}``, "—" where a row
+    has none."""
     lines = [" " * width + "".join(f"{title:>12}" for title in columns)]
     for label, row in rows.items():
         cells = "".join(f"{row[key]:12.2f}" if key in row else f"{'—':>12}" for key in columns.values())

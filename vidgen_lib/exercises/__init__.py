@@ -1,4 +1,5 @@
-"""Exercise checks with helpful messages: one module per chapter (``ch01_gan_math.py``, ``ch02_vgan.py``, ...).
+"""Exercise checks with helpful messages: one module per chapter (``ch01_gan_math.py``, ``ch02_vgan.py``,
+...).
 
 A check ``check_<name>(fn_or_value)`` runs the learner's answer on known cases. On success it prints one
 line starting with ``✓``; otherwise it raises :class:`ExerciseError` (an ``AssertionError``) whose
@@ -52,7 +53,8 @@ def call(exercise_id: str, fn: Callable[..., Any], *args: Any) -> Any:
             "line with your code, run the cell again."
         ) from None
     except Exception as err:
-        raise ExerciseError(f"Exercise {exercise_id}: your function raised {type(err).__name__}: {err}") from err
+        raise ExerciseError(f"Exercise {exercise_id}: your function raised "
+                            f"{type(err).__name__}: {err}") from err
 
 
 def as_float(exercise_id: str, value: Any, what: str) -> float:
@@ -67,15 +69,18 @@ def as_float(exercise_id: str, value: Any, what: str) -> float:
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise ExerciseError(f"Exercise {exercise_id}: {what} should be a number, got {type(value).__name__}.") from None
+        raise ExerciseError(f"Exercise {exercise_id}: {what} should be a number, "
+                            f"got {type(value).__name__}.") from None
 
 
 def as_tensor(exercise_id: str, value: Any, shape: tuple[int, ...], what: str) -> torch.Tensor:
     """A learner's result as a tensor of the expected shape, or an ExerciseError naming the problem."""
     if not isinstance(value, torch.Tensor):
-        raise ExerciseError(f"Exercise {exercise_id}: return a torch.Tensor ({what}), got {type(value).__name__}.")
+        raise ExerciseError(f"Exercise {exercise_id}: return a torch.Tensor ({what}), "
+                            f"got {type(value).__name__}.")
     if tuple(value.shape) != shape:
-        raise ExerciseError(f"Exercise {exercise_id}: {what} should have shape {shape}, got {tuple(value.shape)}.")
+        raise ExerciseError(f"Exercise {exercise_id}: {what} should have shape {shape}, "
+                            f"got {tuple(value.shape)}.")
     return value
 
 

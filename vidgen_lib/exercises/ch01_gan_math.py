@@ -33,13 +33,17 @@ def _density_pairs() -> list[tuple[str, gan_toy.Mixture1D, gan_toy.Mixture1D]]:
 
 
 @register("1.1")
-def check_optimal_discriminator(optimal_discriminator: Callable[[Tensor, Callable, Callable], Tensor]) -> None:
-    """Check ``optimal_discriminator(x, p_data, p_g)`` = p_data(x) / (p_data(x) + p_g(x)) on 5 density pairs."""
+def check_optimal_discriminator(
+    optimal_discriminator: Callable[[Tensor, Callable, Callable], Tensor]
+) -> None:
+    """Check ``optimal_discriminator(x, p_data, p_g)`` = p_data(x) / (p_data(x) + p_g(x)) on 5 density
+    pairs."""
     x = torch.linspace(-4, 4, 81, dtype=torch.float64)
     for name, p_data, p_g in _density_pairs():
         got = call("1.1", optimal_discriminator, x, p_data.pdf, p_g.pdf)
         if not isinstance(got, Tensor):
-            raise ExerciseError(f"Exercise 1.1: return a torch.Tensor of D*(x) values, got {type(got).__name__}.")
+            raise ExerciseError(f"Exercise 1.1: return a torch.Tensor of D*(x) values, "
+                                f"got {type(got).__name__}.")
         if got.shape != x.shape:
             raise ExerciseError(
                 f"Exercise 1.1: D*(x) should have one value per point, shape {tuple(x.shape)}; got "
@@ -58,10 +62,11 @@ def check_optimal_discriminator(optimal_discriminator: Callable[[Tensor, Callabl
         elif (got > 1 + 1e-9).any():
             bad = int(got.argmax())
             at = f"at x={x[bad].item():.2f} ({name}): got {got[bad].item():.4f}"
-            hint = ("D* is above 1, so it cannot be a probability: did you swap numerator and denominator, or divide "
-                    "by p_g(x) alone? D*(x) = p_data(x) / (p_data(x) + p_g(x)).")
+            hint = ("D* is above 1, so it cannot be a probability: did you swap numerator and denominator, "
+                    "or divide by p_g(x) alone? D*(x) = p_data(x) / (p_data(x) + p_g(x)).")
         elif (got < 0).any():
-            hint = "D* is negative, so it cannot be a probability: return the ratio itself, not its log or logit."
+            hint = ("D* is negative, so it cannot be a probability: return the ratio itself, "
+                    "not its log or logit.")
         else:
             hint = "compare with D*(x) = p_data(x) / (p_data(x) + p_g(x)), evaluated at the same x."
         raise ExerciseError(f"Exercise 1.1: your D*(x) is wrong {at}: {hint}")
@@ -111,43 +116,49 @@ def check_js_divergence(js_divergence: Callable[[Tensor, Tensor, float], Any]) -
             (0.5 * _kl(p, m, dx), "only ½ KL(p || m): add the second half, ½ KL(q || m)."),
             (_kl(p, m, dx), "only KL(p || m): JSD = ½ KL(p || m) + ½ KL(q || m)."),
         ]
-        direct = "you compared p with q directly (a KL(p || q)): the JSD compares each with the mixture m = (p + q) / 2."
+        direct = ("you compared p with q directly (a KL(p || q)): the JSD compares each with the mixture "
+                  "m = (p + q) / 2.")
         mistakes += [(_kl(p, q, dx), direct), (0.5 * (_kl(p, q, dx) + _kl(q, p, dx)), direct)]
         if math.isnan(got):
-            hint = ("NaN, where a density is 0 (0 · log 0): the limit of p log p is 0, so use torch.xlogy(p, p / m) "
-                    "or keep only the points where p > 0.")
+            hint = ("NaN, where a density is 0 (0 · log 0): the limit of p log p is 0, "
+                    "so use torch.xlogy(p, p / m) or keep only the points where p > 0.")
         elif math.isinf(got):
-            hint = ("infinite: did you compare p with q directly (KL(p || q))? The JSD compares each density with the "
-                    "mixture m = (p + q) / 2, which is positive wherever p or q is.")
+            hint = ("infinite: did you compare p with q directly (KL(p || q))? The JSD compares each density "
+                    "with the mixture m = (p + q) / 2, which is positive wherever p or q is.")
         elif got < -1e-9:
-            hint = "negative, but a divergence never is: KL(p || m) = ∫ p log(p / m) dx, check the sign and the order."
+            hint = ("negative, but a divergence never is: KL(p || m) = ∫ p log(p / m) dx, "
+                    "check the sign and the order.")
         else:
             hint = next((h for value, h in mistakes if _close(got, value, rtol=1e-2, atol=1e-3)), None)
             if hint is None and got > math.log(2) + 1e-3:
                 hint = "above log 2 ≈ 0.6931, the largest JSD in nats: check the ½ factors and the mixture m."
             hint = hint or "compare with JSD = ½ KL(p || m) + ½ KL(q || m), m = (p + q) / 2, KL in nats."
-        raise ExerciseError(f"Exercise 1.2: for {name} your JSD is {got:.4f}, expected {want:.4f}: {hint}")
+        raise ExerciseError(f"Exercise 1.2: for {name} your JSD is {got:.4f}, "
+                            f"expected {want:.4f}: {hint}")
     for name, p, q in pairs:  # Thm. 1 with your JSD: V(D*, G) = -log 4 + 2 JSD(p_data || p_g)
-        value = gan_toy.value_on_grid(p / (p + q).clamp_min(1e-300), p, q, dx)  # where p = q = 0 both terms vanish
+        # where p = q = 0 both terms vanish
+        value = gan_toy.value_on_grid(p / (p + q).clamp_min(1e-300), p, q, dx)
         identity = -math.log(4) + 2 * as_float("1.2", js_divergence(p.clone(), q.clone(), dx), "JSD")
         if not _close(value, identity, rtol=1e-2, atol=1e-3):
-            raise ExerciseError(f"Exercise 1.2: for {name}, V(D*, G) = {value:.4f} but -log 4 + 2 JSD = {identity:.4f}.")
-    passed("1.2", "JSD is right on 5 pairs (0 for identical, log 2 for disjoint), and V(D*, G) = -log 4 + 2 JSD.")
+            raise ExerciseError(f"Exercise 1.2: for {name}, V(D*, G) = {value:.4f} "
+                                f"but -log 4 + 2 JSD = {identity:.4f}.")
+    passed("1.2", "JSD is right on 5 pairs (0 for identical, log 2 for disjoint), "
+                  "and V(D*, G) = -log 4 + 2 JSD.")
 
 
 def _check_loss_gradient(exercise_id: str, loss: Tensor, logits: list[Tensor], want: list[Tensor]) -> None:
     """The loss must be a differentiable tensor whose gradients w.r.t. the logits match ``want``."""
     if not isinstance(loss, Tensor) or not loss.requires_grad:
         raise ExerciseError(
-            f"Exercise {exercise_id}: no gradient flows through your loss: keep it a torch computation on the "
-            "logits (no .item(), .detach(), numpy or math functions), so that the optimiser can use it."
+            f"Exercise {exercise_id}: no gradient flows through your loss: keep it a torch computation on "
+            "the logits (no .item(), .detach(), numpy or math functions), so that the optimiser can use it."
         )
     grads = torch.autograd.grad(loss, logits, allow_unused=True)
     for grad, expected in zip(grads, want):
         if grad is None or not torch.allclose(grad, expected, atol=1e-5):
             raise ExerciseError(
-                f"Exercise {exercise_id}: your loss has the right value but the wrong gradient: did you detach "
-                "part of it, or apply a function that changes the slope (like a clamp)?"
+                f"Exercise {exercise_id}: your loss has the right value but the wrong gradient: "
+                "did you detach part of it, or apply a function that changes the slope (like a clamp)?"
             )
 
 
@@ -162,29 +173,31 @@ def check_non_saturating_loss(generator_loss: Callable[[Tensor], Tensor]) -> Non
     if not _close(got, want):
         l = torch.tensor(values)
         mistakes = [
-            (-F.softplus(l).mean().item(), "that is the saturating loss log(1 - D(G(z))): the non-saturating "
-             "generator maximises log D(G(z)), i.e. minimises -log D(G(z))."),
-            (F.softplus(l).mean().item(), "that is -log(1 - D(G(z))), which pushes D(G(z)) towards 0, the wrong way: "
-             "minimise -log D(G(z))."),
+            (-F.softplus(l).mean().item(), "that is the saturating loss log(1 - D(G(z))): "
+             "the non-saturating generator maximises log D(G(z)), i.e. minimises -log D(G(z))."),
+            (F.softplus(l).mean().item(), "that is -log(1 - D(G(z))), which pushes D(G(z)) towards 0, "
+             "the wrong way: minimise -log D(G(z))."),
             (-want, "the sign is flipped: minimise -log D(G(z)), which is positive."),
-            (want * len(values), "you summed over the batch: take the mean, so the loss does not grow with batch size."),
+            (want * len(values), "you summed over the batch: take the mean, "
+             "so the loss does not grow with batch size."),
         ]
         if math.isnan(got):
-            hint = ("NaN: the inputs are logits (any real number), not probabilities D: get log D from the logits with "
-                    "F.logsigmoid(logits) (or -F.softplus(-logits)).")
+            hint = ("NaN: the inputs are logits (any real number), not probabilities D: "
+                    "get log D from the logits with F.logsigmoid(logits) (or -F.softplus(-logits)).")
         else:
             hint = next((h for value, h in mistakes if _close(got, value)), None) or (
                 "expected -mean log sigmoid(logits); are you treating the logits as probabilities?")
-        raise ExerciseError(f"Exercise 1.3: for logits {values} your loss is {got:.4f}, expected {want:.4f}: {hint}")
+        raise ExerciseError(f"Exercise 1.3: for logits {values} your loss is {got:.4f}, "
+                            f"expected {want:.4f}: {hint}")
     _check_loss_gradient("1.3", loss, [logits], [-torch.sigmoid(-logits.detach()) / len(values)])
     extreme = torch.tensor([-200.0, 0.0, 200.0])
     got = as_float("1.3", call("1.3", generator_loss, extreme), "the loss")
     want = losses.generator_loss(extreme, "non_saturating").item()
     if not _close(got, want):
         raise ExerciseError(
-            f"Exercise 1.3: for logits [-200, 0, 200] your loss is {got:.4f}, expected {want:.4f}: log(sigmoid(x)) "
-            "underflows for very negative logits (and BCE on probabilities clips it); use F.logsigmoid or "
-            "F.softplus, which are exact for any logit."
+            f"Exercise 1.3: for logits [-200, 0, 200] your loss is {got:.4f}, expected {want:.4f}: "
+            "log(sigmoid(x)) underflows for very negative logits (and BCE on probabilities clips it); "
+            "use F.logsigmoid or F.softplus, which are exact for any logit."
         )
     passed("1.3", "-mean log D(G(z)) from logits: right value and gradient, stable for logits of ±200.")
 
@@ -205,12 +218,13 @@ def check_discriminator_loss(discriminator_loss: Callable[[Tensor, Tensor], Tens
             (-want, "the sign is flipped: D maximises V(D, G), so its loss to minimise is -V(D, G)."),
             ((F.softplus(r).mean() + F.softplus(-f).mean()).item(),
              "real and fake are swapped: real samples get -log D(x), fakes get -log(1 - D(G(z)))."),
-            (pooled.item(), "you averaged over real and fake pooled together: V is a sum of two expectations, "
-             "mean over the real batch plus mean over the fake batch."),
+            (pooled.item(), "you averaged over real and fake pooled together: "
+             "V is a sum of two expectations, mean over the real batch plus mean over the fake batch."),
             (want / 2, "half the loss: V(D, G) adds the two expectations, it does not average them."),
         ]
         if math.isnan(got):
-            hint = "NaN: the inputs are logits, not probabilities: use F.softplus or F.logsigmoid on the logits."
+            hint = ("NaN: the inputs are logits, not probabilities: "
+                    "use F.softplus or F.logsigmoid on the logits.")
         else:
             hint = next((h for value, h in mistakes if _close(got, value)), None) or (
                 "expected -mean log D(x) - mean log(1 - D(G(z))) with D = sigmoid(logit).")
@@ -219,13 +233,16 @@ def check_discriminator_loss(discriminator_loss: Callable[[Tensor, Tensor], Tens
                                                      torch.sigmoid(fake.detach()) / len(fake_values)])
     half = as_float("1.4", call("1.4", discriminator_loss, torch.zeros(8), torch.zeros(8)), "the loss")
     if not _close(half, math.log(4)):
-        raise ExerciseError(f"Exercise 1.4: at D = ½ (all logits 0) the loss should be log 4 = 1.3863, got {half:.4f}.")
+        raise ExerciseError(f"Exercise 1.4: at D = ½ (all logits 0) the loss should be log 4 = 1.3863, "
+                            f"got {half:.4f}.")
     extreme = torch.tensor([-200.0, 200.0])
     got = as_float("1.4", call("1.4", discriminator_loss, extreme, -extreme), "the loss")
     want = losses.discriminator_loss(extreme, -extreme).item()
     if not _close(got, want):
         raise ExerciseError(
-            f"Exercise 1.4: for logits of ±200 your loss is {got:.4f}, expected {want:.4f}: log(sigmoid(x)) underflows; "
+            f"Exercise 1.4: for logits of ±200 your loss is {got:.4f}, expected {want:.4f}: "
+            "log(sigmoid(x)) underflows; "
             "use F.softplus / F.logsigmoid (or F.binary_cross_entropy_with_logits), exact for any logit."
         )
-    passed("1.4", "-V(D, G) from logits: right value and gradients, log 4 at D = ½, stable for logits of ±200.")
+    passed("1.4", "-V(D, G) from logits: right value and gradients, log 4 at D = ½, "
+                  "stable for logits of ±200.")

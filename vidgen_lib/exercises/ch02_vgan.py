@@ -7,23 +7,14 @@ library's own functions in ``vidgen_lib.models.vgan``.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 from torch import Tensor, nn
 
-from vidgen_lib.exercises import ExerciseError, call, passed, register
+from vidgen_lib.exercises import ExerciseError, as_tensor, call, passed, register
 from vidgen_lib.losses import discriminator_loss
 from vidgen_lib.models import vgan
-
-
-def _tensor(exercise: str, value: Any, shape: tuple[int, ...], what: str) -> Tensor:
-    """The learner's result as a tensor of the expected shape, or an ExerciseError naming the problem."""
-    if not isinstance(value, Tensor):
-        raise ExerciseError(f"Exercise {exercise}: return a torch.Tensor ({what}), got {type(value).__name__}.")
-    if tuple(value.shape) != shape:
-        raise ExerciseError(f"Exercise {exercise}: {what} should have shape {shape}, got {tuple(value.shape)}.")
-    return value
 
 
 @register("2.1")
@@ -31,8 +22,9 @@ def check_compose(compose: Callable[[Tensor, Tensor, Tensor], Tensor]) -> None:
     """2.1: ``compose(foreground (B, C, T, H, W), mask (B, 1, T, H, W), background (B, C, H, W))``."""
     g = torch.Generator().manual_seed(21)
     b, c, t, h, w = 2, 3, 5, 4, 6
-    f, m, bg = torch.rand(b, c, t, h, w, generator=g), torch.rand(b, 1, t, h, w, generator=g), torch.rand(b, c, h, w, generator=g)
-    got = _tensor("2.1", call("2.1", compose, f, m, bg), (b, c, t, h, w), "the clip (B, C, T, H, W)")
+    f, m = torch.rand(b, c, t, h, w, generator=g), torch.rand(b, 1, t, h, w, generator=g)
+    bg = torch.rand(b, c, h, w, generator=g)
+    got = as_tensor("2.1", call("2.1", compose, f, m, bg), (b, c, t, h, w), "the clip (B, C, T, H, W)")
     want = vgan.compose(f, m, bg)
     if torch.allclose(got, want, atol=1e-6):
         passed("2.1", "G(z) = m ⊙ f + (1 − m) ⊙ b, with the background repeated over time.")
@@ -43,9 +35,10 @@ def check_compose(compose: Callable[[Tensor, Tensor, Tensor], Tensor]) -> None:
                             "and m = 0 the background b, i.e. m * f + (1 - m) * b.")
     if torch.allclose(got, m * f + still, atol=1e-6) or torch.allclose(got, m * f + (1 - m), atol=1e-6):
         raise ExerciseError("Exercise 2.1: the background term must be weighted by (1 - m): (1 - m) * b.")
-    raise ExerciseError("Exercise 2.1: the clip differs from m * f + (1 - m) * b. The background is one image "
-                        "(B, C, H, W): give it a time axis (einops.repeat(b, 'b c h w -> b c t h w', t=T), "
-                        "or b[:, :, None]) so that every frame shows the same background.")
+    raise ExerciseError("Exercise 2.1: the clip differs from m * f + (1 - m) * b. The background is one "
+                        "image (B, C, H, W): give it a time axis "
+                        "(einops.repeat(b, 'b c h w -> b c t h w', t=T), or b[:, :, None]) so that every "
+                        "frame shows the same background.")
 
 
 @register("2.2")
@@ -62,13 +55,13 @@ def check_transposed_size(output_size: Callable[[int, int, int, int], int]) -> N
             continue
         conv = (size + 2 * padding - kernel) // stride + 1
         if int(got) == conv and conv != want:
-            raise ExerciseError("Exercise 2.2: that is the size rule of an ordinary (strided) convolution, which "
-                                "shrinks its input. A transposed convolution runs it backwards: solve "
+            raise ExerciseError("Exercise 2.2: that is the size rule of an ordinary (strided) convolution, "
+                                "which shrinks its input. A transposed convolution runs it backwards: solve "
                                 "size = (out + 2p - k) / s + 1 for out.")
-        raise ExerciseError(f"Exercise 2.2: for size={size}, kernel={kernel}, stride={stride}, padding={padding} "
-                            f"nn.ConvTranspose3d gives {want} positions, your function {got}. Each input step "
-                            "moves the kernel by the stride; the kernel adds k - 1 positions at the end; padding "
-                            "removes p at each side.")
+        raise ExerciseError(f"Exercise 2.2: for size={size}, kernel={kernel}, stride={stride}, "
+                            f"padding={padding} nn.ConvTranspose3d gives {want} positions, your function "
+                            f"{got}. Each input step moves the kernel by the stride; the kernel adds k - 1 "
+                            "positions at the end; padding removes p at each side.")
     passed("2.2", "out = (size − 1)·stride − 2·padding + kernel, checked against nn.ConvTranspose3d.")
 
 
@@ -80,17 +73,20 @@ def check_mask_penalty(mask_penalty: Callable[[Tensor, float], Tensor]) -> None:
     for mask in (small, large):
         got = call("2.3", mask_penalty, mask, 0.1)
         if not isinstance(got, Tensor) or got.numel() != 1:
-            raise ExerciseError("Exercise 2.3: return a single number (a 0-d tensor), the penalty of the whole batch.")
+            raise ExerciseError("Exercise 2.3: return a single number (a 0-d tensor), the penalty of the "
+                                "whole batch.")
         got, want = got.item(), vgan.mask_penalty(mask, 0.1).item()
         if math.isclose(got, want, rel_tol=1e-4):
             continue
         if math.isclose(got, 0.1 * mask.abs().sum().item(), rel_tol=1e-4):
-            raise ExerciseError("Exercise 2.3: you summed |m| over all pixels: then λ would have to change with the "
-                                "clip and batch size. Average instead (mean), as the reference implementation does.")
+            raise ExerciseError("Exercise 2.3: you summed |m| over all pixels: then λ would have to change "
+                                "with the clip and batch size. Average instead (mean), as the reference "
+                                "implementation does.")
         if math.isclose(got, mask.abs().mean().item(), rel_tol=1e-4):
             raise ExerciseError("Exercise 2.3: multiply by the weight λ (the second argument).")
         if math.isclose(got, 0.1 * mask.pow(2).mean().item(), rel_tol=1e-4):
-            raise ExerciseError("Exercise 2.3: that is an L2 penalty (m²); the paper's sparsity prior is L1: |m|.")
+            raise ExerciseError("Exercise 2.3: that is an L2 penalty (m²); the paper's sparsity prior is "
+                                "L1: |m|.")
         raise ExerciseError(f"Exercise 2.3: expected λ · mean|m| = {want:.4f}, got {got:.4f}.")
     passed("2.3", "the sparsity prior λ · mean|m| does not depend on the clip or batch size.")
 
@@ -111,15 +107,16 @@ def check_discriminator_step(d_step_loss: Callable[[nn.Module, Tensor, Tensor], 
                             "differentiated through (do not call .item()).")
     want = discriminator_loss(model.discriminator(real), model.discriminator(fake.detach()))
     if not math.isclose(loss.item(), want.item(), rel_tol=1e-4):
-        if math.isclose(loss.item(), discriminator_loss(model.discriminator(fake), model.discriminator(real)).item(),
-                        rel_tol=1e-4):
-            raise ExerciseError("Exercise 2.4: real and fake are swapped: discriminator_loss(real_logits, fake_logits).")
-        raise ExerciseError(f"Exercise 2.4: expected discriminator_loss(D(real), D(fake)) = {want.item():.4f}, "
-                            f"got {loss.item():.4f}.")
+        swapped = discriminator_loss(model.discriminator(fake), model.discriminator(real)).item()
+        if math.isclose(loss.item(), swapped, rel_tol=1e-4):
+            raise ExerciseError("Exercise 2.4: real and fake are swapped: "
+                                "discriminator_loss(real_logits, fake_logits).")
+        raise ExerciseError("Exercise 2.4: expected discriminator_loss(D(real), D(fake)) = "
+                            f"{want.item():.4f}, got {loss.item():.4f}.")
     loss.backward()
     leaked = [n for n, p in model.generator.named_parameters() if p.grad is not None]
     if leaked:
         raise ExerciseError("Exercise 2.4: the loss back-propagates into the generator (e.g. into "
-                            f"{leaked[0]}): use fake.detach(), so the D step costs no generator backward pass "
-                            "and the fakes can be reused for the G step.")
+                            f"{leaked[0]}): use fake.detach(), so the D step costs no generator backward "
+                            "pass and the fakes can be reused for the G step.")
     passed("2.4", "the D step uses the fakes detached: no gradient reaches G.")

@@ -22,23 +22,26 @@ def _close(got: float, want: float, rtol: float = 1e-6, atol: float = 1e-9) -> b
 def _gaussian_cases() -> list[tuple[str, Tensor, Tensor, Tensor, Tensor]]:
     """Test cases for 4.1: (name, mu1, var1, mu2, var2), float64."""
     g = torch.Generator().manual_seed(4)
-    mu, var = torch.randn(6, generator=g, dtype=torch.float64), torch.rand(6, generator=g, dtype=torch.float64) + 0.1
+    mu, var = (torch.randn(6, generator=g, dtype=torch.float64),
+               torch.rand(6, generator=g, dtype=torch.float64) + 0.1)
     return [
         ("two random 6-d Gaussians", mu, var, torch.randn(6, generator=g, dtype=torch.float64),
          torch.rand(6, generator=g, dtype=torch.float64) + 0.5),
         ("the same Gaussian twice", mu, var, mu.clone(), var.clone()),
         ("equal variances, shifted means", mu, var, mu + 2.0, var.clone()),
-        ("equal means, variances 1 vs 4", torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64),
-         torch.zeros(3, dtype=torch.float64), torch.full((3,), 4.0, dtype=torch.float64)),
+        ("equal means, variances 1 vs 4", torch.zeros(3, dtype=torch.float64),
+         torch.ones(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64),
+         torch.full((3,), 4.0, dtype=torch.float64)),
     ]
 
 
 @register("4.1")
 def check_frechet_diagonal(frechet_diagonal: Callable[[Tensor, Tensor, Tensor, Tensor], Any]) -> None:
-    """Check ``frechet_diagonal(mu1, var1, mu2, var2)`` = ‖μ1 − μ2‖² + Σ (σ1 − σ2)² against the general formula."""
+    """Check ``frechet_diagonal(mu1, var1, mu2, var2)`` = ‖μ1 − μ2‖² + Σ (σ1 − σ2)² against the general
+    formula."""
     for name, mu1, var1, mu2, var2 in _gaussian_cases():
-        got = as_float("4.1", call("4.1", frechet_diagonal, mu1.clone(), var1.clone(), mu2.clone(), var2.clone()),
-                      "the distance")
+        got = as_float("4.1", call("4.1", frechet_diagonal, mu1.clone(), var1.clone(), mu2.clone(),
+                                   var2.clone()), "the distance")
         want = metrics.frechet_distance(mu1, torch.diag(var1), mu2, torch.diag(var2))
         if _close(got, want):
             continue
@@ -50,18 +53,20 @@ def check_frechet_diagonal(frechet_diagonal: Callable[[Tensor, Tensor, Tensor, T
             (std_gap, "the mean term ‖μ1 − μ2‖² is missing."),
             (mean_gap, "the covariance term Σ (σ1 − σ2)² is missing."),
             (math.sqrt(max(want, 0.0)), "you returned the distance d; FVD reports its square, d²."),
-            (mean_gap + float((var1 + var2 - 2 * var1 * var2).sum()), "(Σ1Σ2)^½ is diag(σ1 σ2), the square root of "
-             "the product of the variances, not the product itself."),
+            (mean_gap + float((var1 + var2 - 2 * var1 * var2).sum()), "(Σ1Σ2)^½ is diag(σ1 σ2), "
+             "the square root of the product of the variances, not the product itself."),
         ]
         hint = next((h for value, h in mistakes if _close(got, value)), None)
         hint = hint or "expected ‖μ1 − μ2‖² + Σ_i (√var1_i − √var2_i)²."
-        raise ExerciseError(f"Exercise 4.1: for {name} your distance is {got:.4f}, expected {want:.4f}: {hint}")
+        raise ExerciseError(f"Exercise 4.1: for {name} your distance is {got:.4f}, "
+                            f"expected {want:.4f}: {hint}")
     passed("4.1", "the diagonal Fréchet distance matches the general formula on 4 pairs of Gaussians.")
 
 
 @register("4.2")
 def check_kvd_unbiased(kvd_unbiased: Callable[[Tensor, Tensor], Any]) -> None:
-    """Check ``kvd_unbiased(x, y)``: the unbiased MMD² with k(a, b) = (aᵀb / D + 1)³, against ``metrics.kvd``."""
+    """Check ``kvd_unbiased(x, y)``: the unbiased MMD² with k(a, b) = (aᵀb / D + 1)³, against
+    ``metrics.kvd``."""
     g = torch.Generator().manual_seed(42)
     cases = [
         ("two samples of one distribution", torch.randn(40, 5, generator=g, dtype=torch.float64),
@@ -79,23 +84,26 @@ def check_kvd_unbiased(kvd_unbiased: Callable[[Tensor, Tensor], Any]) -> None:
         biased = float(k_xx.mean() + k_yy.mean() - 2 * k_xy.mean())
         unscaled = metrics.kvd(x, y, gamma=1.0)
         mistakes = [
-            (biased, "that is the biased estimate: leave out the i = j terms of the within-set sums and divide by "
-             "m(m − 1) and n(n − 1), not m² and n²."),
+            (biased, "that is the biased estimate: leave out the i = j terms of the within-set sums "
+             "and divide by m(m − 1) and n(n − 1), not m² and n²."),
             (unscaled, "you used k(a, b) = (aᵀb + 1)³: divide the dot product by D first, (aᵀb / D + 1)³."),
             (-want, "the sign is flipped: MMD² = within x + within y − 2 · across."),
         ]
         hint = next((h for value, h in mistakes if _close(got, value)), None)
         hint = hint or "expected mean_{i≠j} k(x_i, x_j) + mean_{i≠j} k(y_i, y_j) − 2 mean k(x_i, y_j)."
-        raise ExerciseError(f"Exercise 4.2: for {name} your KVD is {got:.6f}, expected {want:.6f}: {hint}")
+        raise ExerciseError(f"Exercise 4.2: for {name} your KVD is {got:.6f}, "
+                            f"expected {want:.6f}: {hint}")
     passed("4.2", "the unbiased KVD matches metrics.kvd (≈ 0 for one distribution, > 0 for a shift).")
 
 
 @register("4.3")
 def check_average_content_distance(average_content_distance: Callable[[Tensor], Any]) -> None:
-    """Check ``average_content_distance(features)`` on ``(N, T, D)`` per-frame features against ``metrics.acd``."""
+    """Check ``average_content_distance(features)`` on ``(N, T, D)`` per-frame features against
+    ``metrics.acd``."""
     g = torch.Generator().manual_seed(43)
     cases = [
-        ("one video, frames (0, 0) and (3, 4)", torch.tensor([[[0.0, 0.0], [3.0, 4.0]]], dtype=torch.float64)),
+        ("one video, frames (0, 0) and (3, 4)",
+         torch.tensor([[[0.0, 0.0], [3.0, 4.0]]], dtype=torch.float64)),
         ("8 random videos of 5 frames", torch.randn(8, 5, 3, generator=g, dtype=torch.float64)),
         ("a static video", torch.ones(1, 6, 4, dtype=torch.float64)),
     ]
@@ -107,8 +115,8 @@ def check_average_content_distance(average_content_distance: Callable[[Tensor], 
         t = feats.shape[1]
         dist = torch.cdist(feats, feats)
         mistakes = [
-            (float(dist.mean()), "you averaged over all T² pairs, including each frame with itself (distance 0): "
-             "average over the T(T − 1)/2 pairs i < j."),
+            (float(dist.mean()), "you averaged over all T² pairs, "
+             "including each frame with itself (distance 0): average over the T(T − 1)/2 pairs i < j."),
             (float((dist**2).triu(1).sum(dim=(1, 2)).mean() / (t * (t - 1) / 2)),
              "you averaged squared distances: ACD uses the L2 distance itself."),
             (float((feats[:, 1:] - feats[:, :-1]).norm(dim=-1).mean()),
@@ -116,5 +124,6 @@ def check_average_content_distance(average_content_distance: Callable[[Tensor], 
         ]
         hint = next((h for value, h in mistakes if _close(got, value)), None)
         hint = hint or "expected the mean over videos of the mean L2 distance over frame pairs i < j."
-        raise ExerciseError(f"Exercise 4.3: for {name} your ACD is {got:.4f}, expected {want:.4f}: {hint}")
+        raise ExerciseError(f"Exercise 4.3: for {name} your ACD is {got:.4f}, "
+                            f"expected {want:.4f}: {hint}")
     passed("4.3", "ACD matches metrics.acd (5 for the hand example, 0 for a static video).")

@@ -24,13 +24,14 @@ def _gaussian_cases() -> tuple[Tensor, Tensor, Tensor, Tensor]:
 
 @register("5.1")
 def check_gaussian_kl(fn: Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]) -> None:
-    """Check ``fn(mu_q, logvar_q, mu_p, logvar_p)`` = KL(N_q || N_p) per element, against torch.distributions."""
+    """Check ``fn(mu_q, logvar_q, mu_p, logvar_p)`` = KL(N_q || N_p) per element, against
+    torch.distributions."""
     mu_q, logvar_q, mu_p, logvar_p = _gaussian_cases()
     got = call("5.1", fn, mu_q, logvar_q, mu_p, logvar_p)
     if not isinstance(got, Tensor) or got.shape != mu_q.shape:
         shape = tuple(got.shape) if isinstance(got, Tensor) else type(got).__name__
-        raise ExerciseError(f"Exercise 5.1: return one KL per element, a tensor of shape {tuple(mu_q.shape)}; got "
-                            f"{shape}. Do not sum or average inside the function.")
+        raise ExerciseError(f"Exercise 5.1: return one KL per element, a tensor of shape "
+                            f"{tuple(mu_q.shape)}; got {shape}. Do not sum or average inside the function.")
     want = kl_divergence(Normal(mu_q, (0.5 * logvar_q).exp()), Normal(mu_p, (0.5 * logvar_p).exp()))
     got = got.detach()
     if torch.allclose(got, want, atol=1e-5):
@@ -63,24 +64,28 @@ def check_reparameterize(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> None
     want = mu + (0.5 * logvar).exp() * eps
     if not torch.allclose(z.detach(), want.detach(), atol=1e-6):
         if torch.allclose(z.detach(), (mu + logvar.exp() * eps).detach(), atol=1e-6):
-            hint = "you scaled eps by the variance exp(logvar); scale it by the standard deviation exp(logvar / 2)."
+            hint = ("you scaled eps by the variance exp(logvar); "
+                    "scale it by the standard deviation exp(logvar / 2).")
         elif torch.allclose(z.detach(), (mu + logvar * eps).detach(), atol=1e-6):
             hint = "logvar is a log-variance: the standard deviation is exp(logvar / 2), not logvar."
         else:
             hint = "z = mu + sigma * eps with sigma = exp(logvar / 2), using the eps you are given."
         raise ExerciseError(f"Exercise 5.2: wrong sample: {hint}")
     if not z.requires_grad:
-        raise ExerciseError("Exercise 5.2: z carries no gradient: build it from mu and logvar with torch operations "
-                            "(no .detach(), no torch.no_grad()), so the ELBO can be differentiated through it.")
+        raise ExerciseError("Exercise 5.2: z carries no gradient: build it from mu and logvar with torch "
+                            "operations (no .detach(), no torch.no_grad()), so the ELBO can be "
+                            "differentiated through it.")
     grad_mu, grad_logvar = torch.autograd.grad(z.sum(), [mu, logvar])
     if not torch.allclose(grad_logvar, 0.5 * (0.5 * logvar).exp().detach() * eps, atol=1e-6):
-        raise ExerciseError("Exercise 5.2: the gradient with respect to logvar is wrong; use exp(0.5 * logvar).")
+        raise ExerciseError("Exercise 5.2: the gradient with respect to logvar is wrong; "
+                            "use exp(0.5 * logvar).")
     passed("5.2", "z = mu + sigma * eps, and gradients flow to mu and logvar.")
 
 
 @register("5.3")
 def check_negative_elbo(fn: Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]) -> None:
-    """Check ``fn(x, logits, mu, logvar)`` = mean over the batch of [Bernoulli NLL summed over pixels + KL to N(0, I)]."""
+    """Check ``fn(x, logits, mu, logvar)`` = mean over the batch of [Bernoulli NLL summed over pixels + KL
+    to N(0, I)]."""
     g = torch.Generator().manual_seed(7)
     x = (torch.rand(5, 1, 4, 4, generator=g) > 0.5).float()
     logits = torch.randn(5, 1, 4, 4, generator=g)
@@ -104,6 +109,6 @@ def check_negative_elbo(fn: Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]) 
     elif abs(got - float(bernoulli_nll(logits, x).mean() + kl.mean())) < 1e-4:
         hint = "you averaged the reconstruction over pixels: sum it over pixels, then average over frames."
     else:
-        hint = ("sum the Bernoulli NLL (binary_cross_entropy_with_logits, reduction='none') over pixels and the "
-                "KL over latent dimensions, add them, and average over the batch.")
+        hint = ("sum the Bernoulli NLL (binary_cross_entropy_with_logits, reduction='none') over pixels "
+                "and the KL over latent dimensions, add them, and average over the batch.")
     raise ExerciseError(f"Exercise 5.3: got {got:.4f}, expected {want:.4f}: {hint}")

@@ -1,7 +1,8 @@
 """Checks for the exercises of notebook 06 (TD-VAE).
 
 The reference answers are ``vidgen_lib.models.tdvae``'s own functions; each check also recognises
-the typical mistakes and names them.
+the typical mistakes and names them. Checks that seed the global generator (a learner's code draws from
+it) restore its state afterwards.
 """
 from __future__ import annotations
 
@@ -15,31 +16,34 @@ from vidgen_lib.exercises import ExerciseError, as_float, call, passed, register
 
 @register("6.1")
 def check_time_pairs(fn: Callable[[int, int, int], tuple[Tensor, Tensor]]) -> None:
-    """Check ``fn(batch_size, num_frames, max_jump)`` -> (t1, t2) with 1 <= t2 − t1 <= D and 0 <= t1 < t2 < T."""
-    torch.manual_seed(0)
-    for T, D in [(20, 4), (6, 5), (10, 1)]:
-        out = call("6.1", fn, 4000, T, D)
+    """Check ``fn(batch_size, num_frames, max_jump)`` -> (t1, t2), 1 <= t2 − t1 <= D, 0 <= t1 < t2 < T."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        outs = [(T, D, call("6.1", fn, 4000, T, D)) for T, D in [(20, 4), (6, 5), (10, 1)]]
+    for T, D, out in outs:
         if not (isinstance(out, tuple) and len(out) == 2):
             raise ExerciseError("Exercise 6.1: return a pair (t1, t2) of tensors.")
         t1, t2 = (torch.as_tensor(t) for t in out)
         if t1.shape != (4000,) or t2.shape != (4000,):
-            raise ExerciseError(f"Exercise 6.1: t1 and t2 should each have shape (4000,), got {tuple(t1.shape)} and "
-                                f"{tuple(t2.shape)}.")
+            raise ExerciseError(f"Exercise 6.1: t1 and t2 should each have shape (4000,), got "
+                                f"{tuple(t1.shape)} and {tuple(t2.shape)}.")
         dt = t2 - t1
+        where = f"(T={T}, D={D})"
         if dt.min() < 1:
-            raise ExerciseError(f"Exercise 6.1: some t2 − t1 = {int(dt.min())} (T={T}, D={D}); the jump must be at least "
-                                "1, so that t2 is strictly after t1: torch.randint's upper bound is exclusive.")
+            raise ExerciseError(f"Exercise 6.1: some t2 − t1 = {int(dt.min())} {where}; the jump must be at "
+                                "least 1, so that t2 is strictly after t1: torch.randint's upper bound is "
+                                "exclusive.")
         if dt.max() > D:
             raise ExerciseError(f"Exercise 6.1: some t2 − t1 = {int(dt.max())} > D = {D}.")
         if t1.min() < 0 or t2.max() > T - 1:
-            raise ExerciseError(f"Exercise 6.1: times must be frame indices 0..{T - 1} (T={T}, D={D}); got t1 from "
+            raise ExerciseError(f"Exercise 6.1: times must be frame indices 0..{T - 1} {where}; got t1 from "
                                 f"{int(t1.min())}, t2 up to {int(t2.max())}.")
         if set(dt.tolist()) != set(range(1, D + 1)):
             raise ExerciseError(f"Exercise 6.1: every jump in 1..{D} should occur (T={T}); you drew only "
                                 f"{sorted(set(dt.tolist()))}.")
         if int(t1.min()) != 0 or int(t1.max()) != T - 2:
-            raise ExerciseError(f"Exercise 6.1: t1 should be able to take every value 0..{T - 2} (T={T}, D={D}); you "
-                                f"drew {int(t1.min())}..{int(t1.max())}.")
+            raise ExerciseError(f"Exercise 6.1: t1 should be able to take every value 0..{T - 2} {where}; "
+                                f"you drew {int(t1.min())}..{int(t1.max())}.")
     passed("6.1", "1 <= t2 − t1 <= D, every pair inside the sequence, every jump and every start used.")
 
 
@@ -52,40 +56,45 @@ def check_td_loss(fn: Callable[..., Tensor]) -> None:
     elbo = log_pd + log_pb1 + log_pt - log_pb2 - log_qs
     want = float(-elbo.mean())
     if abs(got - want) < 1e-4:
-        passed("6.2", f"loss = −mean[log p_D + log p_B(z1|b1) + log p_T − log p_B(z2|b2) − log q_S] = {got:.4f}.")
+        passed("6.2", "loss = −mean[log p_D + log p_B(z1|b1) + log p_T − log p_B(z2|b2) − log q_S] = "
+                      f"{got:.4f}.")
         return
     if abs(got + want) < 1e-4:
         hint = "the sign is flipped: the loss is the *negative* ELBO."
     elif abs(got - float(-(log_pd + log_pb1 + log_pt + log_pb2 + log_qs).mean())) < 1e-4:
-        hint = ("log p_B(z_t2|b_t2) and log q_S(z_t1|...) enter the ELBO with a minus sign: they are the densities "
-                "the samples were drawn from (entropy terms).")
+        hint = ("log p_B(z_t2|b_t2) and log q_S(z_t1|...) enter the ELBO with a minus sign: they are the "
+                "densities the samples were drawn from (entropy terms).")
     elif abs(got - float(-(log_pd + log_pb1 + log_pt - log_pb2 - log_qs).sum())) < 1e-4:
         hint = "average over the batch instead of summing."
     else:
-        hint = "ELBO = log p_D + log p_B(z_t1|b_t1) + log p_T − log p_B(z_t2|b_t2) − log q_S; return −mean(ELBO)."
+        hint = ("ELBO = log p_D + log p_B(z_t1|b_t1) + log p_T − log p_B(z_t2|b_t2) − log q_S; "
+                "return −mean(ELBO).")
     raise ExerciseError(f"Exercise 6.2: got {got:.4f}, expected {want:.4f}: {hint}")
 
 
 @register("6.3")
 def check_rollout(fn: Callable[..., Tensor]) -> None:
     """Check ``fn(model, x, jumps)`` against ``tdvae.rollout`` with the same random seed, on a small model."""
+    from vidgen_lib.datasets.shifting import oscillator_batch
     from vidgen_lib.models import tdvae
 
-    torch.manual_seed(0)
-    model = tdvae.build(tdvae.Config.preset("oscillator")).eval()
-    x = tdvae.oscillator_batch(3, 30, generator=torch.Generator().manual_seed(1))["x"]
-    jumps = [5, 1, 1, 3]
-    torch.manual_seed(9)
-    with torch.no_grad():
-        got = call("6.3", fn, model, x, jumps)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = tdvae.build(tdvae.Config.preset("oscillator")).eval()
+        x = oscillator_batch(3, 30, generator=torch.Generator().manual_seed(1))["x"]
+        jumps = [5, 1, 1, 3]
+        torch.manual_seed(9)  # the learner's draws: the same as tdvae.rollout's with seed=9
+        with torch.no_grad():
+            got = call("6.3", fn, model, x, jumps)
     want = tdvae.rollout(model, x, jumps, seed=9)
     if not isinstance(got, Tensor) or got.shape != want.shape:
         shape = tuple(got.shape) if isinstance(got, Tensor) else type(got).__name__
-        raise ExerciseError(f"Exercise 6.3: expected shape {tuple(want.shape)} (batch, one frame per jump, x_dim); "
-                            f"got {shape}.")
+        raise ExerciseError(f"Exercise 6.3: expected shape {tuple(want.shape)} (batch, one frame per jump, "
+                            f"x_dim); got {shape}.")
     if torch.allclose(got, want, atol=1e-5):
         passed("6.3", "your latent rollout matches tdvae.rollout draw for draw.")
         return
-    raise ExerciseError("Exercise 6.3: the frames differ from tdvae.rollout with the same seed. Start from the *last* "
-                        "belief, sample z once from model.belief, then for every jump sample from model.transition "
-                        "given [z, jump code] and decode with model.decode_mean; draw nothing else at random.")
+    raise ExerciseError("Exercise 6.3: the frames differ from tdvae.rollout with the same seed. Start from "
+                        "the *last* belief, sample z once from model.belief, then for every jump sample from "
+                        "model.transition given [z, jump code] and decode with model.decode_mean; draw "
+                        "nothing else at random.")

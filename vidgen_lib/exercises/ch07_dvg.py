@@ -2,7 +2,8 @@
 
 Each check calls the learner's function on known inputs, prints one ``✓`` line when it is right, and
 otherwise raises ``ExerciseError`` with what is wrong and a hint. The reference answers are the
-library's own functions in ``vidgen_lib.models.dvg``.
+library's own: ``vidgen_lib.losses.gaussian_kl`` (summed over the latent dimensions) and
+``vidgen_lib.models.dvg``.
 """
 from __future__ import annotations
 
@@ -13,8 +14,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from vidgen_lib import losses
 from vidgen_lib.exercises import ExerciseError, as_float, as_tensor, call, passed, register
 from vidgen_lib.models import dvg
+
+
+def _kl(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor, logvar_p: Tensor) -> Tensor:
+    """KL(q || p) of diagonal Gaussians (..., D), summed over the last dim: (...)."""
+    return losses.gaussian_kl(mu_q, logvar_q, mu_p, logvar_p).sum(-1)
 
 
 @register("7.1")
@@ -24,14 +31,14 @@ def check_dvg_gaussian_kl(gaussian_kl: Callable[[Tensor, Tensor, Tensor, Tensor]
     mu_q, logvar_q, mu_p, logvar_p = torch.randn(4, 6, 3, generator=g, dtype=torch.float64).unbind(0)
     got = as_tensor("7.1", call("7.1", gaussian_kl, mu_q, logvar_q, mu_p, logvar_p), (6,),
                   "one KL per row, summed over the latent dimensions")
-    want = dvg.gaussian_kl(mu_q, logvar_q, mu_p, logvar_p)
+    want = _kl(mu_q, logvar_q, mu_p, logvar_p)
     if torch.allclose(got.double(), want, rtol=1e-4, atol=1e-6):
         same = call("7.1", gaussian_kl, mu_q, logvar_q, mu_q, logvar_q)
         if not torch.allclose(torch.as_tensor(same).double(), torch.zeros(6, dtype=torch.float64), atol=1e-6):
             raise ExerciseError("Exercise 7.1: KL(q || q) should be 0 for every row.")
         passed("7.1", "the Gaussian KL(q ‖ p) matches the closed form on 6 random pairs, and KL(q ‖ q) = 0.")
         return
-    swapped = dvg.gaussian_kl(mu_p, logvar_p, mu_q, logvar_q)
+    swapped = _kl(mu_p, logvar_p, mu_q, logvar_q)
     if torch.allclose(got.double(), swapped, rtol=1e-4, atol=1e-6):
         hint = "you computed KL(p ‖ q): the KL is not symmetric; the posterior q comes first."
     elif torch.allclose(got.double(), 2 * want, rtol=1e-4, atol=1e-6):
@@ -39,15 +46,16 @@ def check_dvg_gaussian_kl(gaussian_kl: Callable[[Tensor, Tensor, Tensor, Tensor]
     elif torch.allclose(got.double(), want + 0.5 * mu_q.shape[1], rtol=1e-4, atol=1e-6):
         hint = "it is off by D/2: remember the '- 1' inside the sum, once per dimension."
     else:
-        hint = ("use KL = ½ Σ_i [logvar_p − logvar_q + (exp(logvar_q) + (mu_q − mu_p)²) / exp(logvar_p) − 1]; "
-                "logvar is log σ², so σ² = exp(logvar).")
+        hint = ("use KL = ½ Σ_i [logvar_p − logvar_q + (exp(logvar_q) + (mu_q − mu_p)²) / exp(logvar_p) − 1];"
+                " logvar is log σ², so σ² = exp(logvar).")
     raise ExerciseError(f"Exercise 7.1: your KL is wrong (row 0: got {got[0].item():.4f}, expected "
                         f"{want[0].item():.4f}): {hint}")
 
 
 @register("7.2")
 def check_dvg_sample_z(sample_z: Callable[[Tensor, Tensor, Tensor], Tensor]) -> None:
-    """7.2: ``sample_z(mu, logvar, eps)``, all (B, D) -> z = mu + sigma * eps, with gradients to mu and logvar."""
+    """7.2: ``sample_z(mu, logvar, eps)``, all (B, D) -> z = mu + sigma * eps, with gradients to mu and
+    logvar."""
     g = torch.Generator().manual_seed(72)
     mu = torch.randn(5, 4, generator=g).requires_grad_(True)
     logvar = torch.randn(5, 4, generator=g).requires_grad_(True)
@@ -56,7 +64,8 @@ def check_dvg_sample_z(sample_z: Callable[[Tensor, Tensor, Tensor], Tensor]) -> 
     want = mu + torch.exp(0.5 * logvar) * eps
     if not torch.allclose(got, want, atol=1e-5):
         if torch.allclose(got, mu + torch.exp(logvar) * eps, atol=1e-5):
-            hint = "you scaled eps by the variance exp(logvar); scale it by the standard deviation exp(½ logvar)."
+            hint = ("you scaled eps by the variance exp(logvar); scale it by the standard deviation "
+                    "exp(½ logvar).")
         elif torch.allclose(got, mu + logvar * eps, atol=1e-5):
             hint = "logvar is log σ²: σ = exp(½ logvar), not logvar itself."
         elif torch.allclose(got, mu, atol=1e-5):
@@ -71,12 +80,14 @@ def check_dvg_sample_z(sample_z: Callable[[Tensor, Tensor, Tensor], Tensor]) -> 
     if not torch.allclose(mu_grad, torch.ones_like(mu)) or not torch.allclose(
             logvar_grad, 0.5 * torch.exp(0.5 * logvar.detach()) * eps, atol=1e-5):
         raise ExerciseError("Exercise 7.2: the gradients of z with respect to mu and logvar are wrong.")
-    passed("7.2", "z = mu + exp(½ logvar) ⊙ eps, and gradients reach mu and logvar (the reparameterisation trick).")
+    passed("7.2", "z = mu + exp(½ logvar) ⊙ eps, and gradients reach mu and logvar "
+                  "(the reparameterisation trick).")
 
 
 @register("7.4")
 def check_dvg_kl_weight(kl_weight: Callable[[int, float, int], float]) -> None:
-    """7.4: ``kl_weight(step, beta, warmup_steps)``: a linear ramp from 0 to beta over warmup_steps, then beta."""
+    """7.4: ``kl_weight(step, beta, warmup_steps)``: a linear ramp from 0 to beta over warmup_steps, then
+    beta."""
     cases = [(0, 1e-4, 1000), (250, 1e-4, 1000), (1000, 1e-4, 1000), (5000, 1e-4, 1000), (3, 0.5, 6),
              (7, 0.5, 0)]
     for step, beta, warmup in cases:
@@ -99,7 +110,8 @@ def check_dvg_kl_weight(kl_weight: Callable[[int, float, int], float]) -> None:
 
 @register("7.3")
 def check_dvg_predictor_input(predictor_input: Callable[[Tensor, Tensor, Tensor, int], Tensor]) -> None:
-    """7.3: ``predictor_input(h_prev (B, G), z (B, Z), action (B,) int, num_actions)`` -> [h, z, one-hot a] (B, G+Z+A)."""
+    """7.3: ``predictor_input(h_prev (B, G), z (B, Z), action (B,) int, num_actions)`` -> [h, z, one-hot a],
+    (B, G + Z + A)."""
     g = torch.Generator().manual_seed(74)
     h, z = torch.randn(3, 6, generator=g), torch.randn(3, 2, generator=g)
     action = torch.tensor([0, 4, 2])

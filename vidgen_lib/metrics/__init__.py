@@ -20,6 +20,7 @@ from vidgen_lib.metrics.fidelity import psnr, ssim
 from vidgen_lib.metrics.likelihood import bits_per_dim, nats_per_frame
 from vidgen_lib.video import validate_video
 
-__all__ = ["validate_video", "gaussian_stats", "frechet_distance", "frechet_distance_diagonal", "fvd_from_features",
-           "kvd", "psnr", "ssim", "nats_per_frame", "bits_per_dim", "acd", "static_baseline", "shuffled_baseline",
-           "noise_baseline", "copy_last_frame", "add_noise", "shuffle_frames", "baseline_videos", "frame_differences"]
+__all__ = ["validate_video", "gaussian_stats", "frechet_distance", "frechet_distance_diagonal",
+           "fvd_from_features", "kvd", "psnr", "ssim", "nats_per_frame", "bits_per_dim", "acd",
+           "static_baseline", "shuffled_baseline", "noise_baseline", "copy_last_frame", "add_noise",
+           "shuffle_frames", "baseline_videos", "frame_differences"]

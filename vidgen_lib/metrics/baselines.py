@@ -148,7 +148,8 @@ def baseline_videos(real: Tensor, generator: torch.Generator | None = None) -> d
 
 
 def frame_differences(videos: Tensor) -> Tensor:
-    """``|x_{t+1} − x_t|``: what changed between consecutive frames, as a clip ``(N, C, T − 1, H, W)`` in [0, 1].
+    """``|x_{t+1} − x_t|``: what changed between consecutive frames, as a clip ``(N, C, T − 1, H, W)``
+    in [0, 1].
 
     A clip frozen on one frame has all-black differences; a digit moving smoothly leaves two thin
     crescents that move with it; frames in a random order leave whole digits flashing.

@@ -52,7 +52,8 @@ def psnr(x: Tensor, y: Tensor, data_range: float = 1.0, reduction: str = "mean")
     _check_pair(x, y)
     if reduction == "pooled":
         mse = ((x.double() - y.double()) ** 2).mean()
-        return 10.0 * torch.log10(data_range**2 / mse) if mse > 0 else torch.tensor(math.inf, dtype=torch.float64)
+        return (10.0 * torch.log10(data_range**2 / mse) if mse > 0
+                else torch.tensor(math.inf, dtype=torch.float64))
     mse = ((x.double() - y.double()) ** 2).mean(dim=(1, 3, 4))  # (N, T): one MSE per frame
     per_frame = torch.where(
         mse > 0, 10.0 * torch.log10(data_range**2 / mse), torch.full_like(mse, math.inf)

@@ -1,16 +1,19 @@
 """The model registry: every model of the course behind one small, uniform surface.
 
-Each module ``vidgen_lib.models.<name>`` exposes:
+Each module ``vidgen_lib.models.<name>`` exposes, with exactly these signatures
+(``tests/test_model_api.py`` checks every registered model):
 
-- ``Config``: a dataclass with ``Config.preset("tutorial" | "full")`` and a default ``steps``;
-- the model class (an ``nn.Module`` built from a ``Config``) and ``build(config) -> nn.Module``;
-- ``train(config, steps, *, run_dir, seed=0, progress=True) -> (model, metrics)``: the project's own
-  training recipe, used by ``python -m vidgen_lib train NAME`` (the card's wall time is the training
-  time summed over resumed runs, read from ``OUT/runs/NAME/train_state.pt``);
-- ``load_pretrained(device=None)``: the shipped checkpoint in ``data/checkpoints/<name>.pt``;
+- ``Config``: a dataclass with ``Config.preset("tutorial" | "full")``, ``steps`` (its training
+  length) and ``eval_videos`` (the N of its model card's metrics);
+- ``build(config) -> nn.Module``: the model, all its parts in one module (one state dict);
+- ``training_step(model, trainer, batch) -> dict``: one step of the paper's objective;
+- ``train(config, steps=None, *, run_dir=None, seed=0, progress=True, time_limit_s=None) -> (model,
+  metrics)``: the project's recipe (``vidgen_lib.train.run``), used by ``python -m vidgen_lib train
+  NAME``, which then measures the model with ``vidgen_lib.evaluation.evaluate`` for its card;
+- ``load_pretrained(device=None, *, path=None)``: the shipped checkpoint ``data/checkpoints/<name>.pt``;
 - generators: ``sample(model, n, *, seed=None, **condition) -> (n, C, T, H, W)`` in [0, 1];
-  predictors: ``predict(model, context, horizon, **condition) -> (B, C, horizon, H, W)`` and
-  ``prediction_task(model, n) -> (context, future, condition)``, n held-out clips of the model's world.
+  predictors: ``predict(model, context, horizon, *, seed=None, **condition) -> (B, C, horizon, H, W)``
+  and ``prediction_task(model, n) -> (context, future, condition)``, n held-out clips of the model's world.
 
 ``get(name)`` returns the module; ``available()`` lists the names.
 """
@@ -30,7 +33,7 @@ _REGISTRY: dict[str, str | ModuleType] = {
     "vpn_independent": "vidgen_lib.models.vpn_independent",
 }
 
-REQUIRED = ("Config", "build", "train", "load_pretrained")
+REQUIRED = ("Config", "build", "training_step", "train", "load_pretrained")
 
 
 def register(name: str, module: str | ModuleType) -> None:

@@ -1,58 +1,48 @@
 """DVG, the course's action-conditioned stochastic video VAE: SVG-LP with an action input.
 
-"DVG" is this course's label, not a paper's model. The model is SVG-LP from Denton & Fergus,
-"Stochastic Video Generation with a Learned Prior", ICML 2018, with one addition: the action a_t
-that moves frame t-1 to frame t is fed to the frame predictor (and to the learned prior), as
-action-conditioned predictors do
-(Oh et al., "Action-Conditional Video Prediction using Deep Networks in Atari Games", NIPS 2015;
-Babaeizadeh et al., "Stochastic Variational Video Prediction" (SV2P), ICLR 2018). A different
-model of the same short name, "Diverse Video Generation using a Gaussian Process Trigger"
-(Shrivastava & Shrivastava, ICLR 2021), is not what this file builds.
+"DVG" is this course's label, not a paper's model: SVG-LP (Denton & Fergus, "Stochastic Video
+Generation with a Learned Prior", ICML 2018) with the action a_t that moves frame t-1 to frame t fed
+to the frame predictor and to the learned prior, as action-conditioned predictors do (Oh et al.,
+NIPS 2015; SV2P, Babaeizadeh et al., ICLR 2018). "Diverse Video Generation using a Gaussian Process
+Trigger" (Shrivastava & Shrivastava, ICLR 2021) shares the short name; it is not what this file builds.
 
-The parts, and where each comes from:
+- a DCGAN-style frame encoder x_t -> h_t and a decoder with skips from the frame before the one
+  predicted (SVG, Sec. 3 and its code's ``--last_frame_skip``), or from the last context frame;
+- a posterior LSTM q_phi(z_t | x_<=t) fed h_t (SVG, Sec. 3.1) and a learned prior LSTM
+  p_psi(z_t | x_<t, a_t) fed h_{t-1} and a_t, never frame t (SVG-LP, Sec. 3.2; a_t is our addition);
+- a frame predictor LSTM [h_{t-1}, z_t, a_t] -> g_t, decoded to x_hat_t (SVG, Sec. 3; a_t as in Oh et
+  al.); optionally a_t and z_t also reach the decoder as constant maps (``action_maps``, ``z_maps``);
+- the loss sum_t ||x_hat_t - x_t||^2 + beta * KL(q_phi || p_psi) (SVG, Eq. 3), teacher-forced, beta
+  warmed up linearly (as in SV2P), optionally with free bits (Kingma et al., NIPS 2016).
 
-- a DCGAN-style frame encoder x_t -> h_t and a decoder with skip connections (SVG, Sec. 3 and its
-  code): from the frame before the one predicted (the SVG code's ``--last_frame_skip``: true frames
-  in training, the model's own predictions past the context at test time), or, with ``last_frame_skip=False``, always from the last
-  context frame;
-- a posterior LSTM q_phi(z_t | x_<=t) fed h_t (SVG, Sec. 3.1);
-- a learned prior LSTM p_psi(z_t | x_<t, a_t) fed h_{t-1} and the action: it never sees frame t
-  (SVG-LP, Sec. 3.2; the action input is this course's addition, ``prior_sees_action``);
-- a frame predictor LSTM fed [h_{t-1}, z_t, a_t] -> g_t, decoded to x_hat_t (SVG, Sec. 3; a_t as in
-  Oh et al. 2015 / SV2P);
-- the loss sum_t ||x_hat_t - x_t||^2 + beta * KL(q_phi(z_t | x_<=t) || p_psi(z_t | x_<t, a_t)) (SVG,
-  Eq. 3), trained with teacher forcing and beta warmed up linearly (KL annealing, as in SV2P);
-  optionally with "free bits" (Kingma et al., NIPS 2016): a floor of lambda nats per z dim and step
-  below which the KL is not charged;
-- optionally (``z_maps``) z_t also reaches the decoder as constant feature maps, next to the action's,
-  so that z can move a shape locally rather than through the global code g_t (this course's addition).
-
-At test time z_t is drawn from the learned prior, so the agent follows the actions while the part
-of the future the actions do not explain (the distractor, which in the tutorial world turns at random,
-``distractor_turn_prob``) is sampled.
-
-Taught in ``notebooks/07_dvg.ipynb``. Videos are (B, C, T, H, W) in [0, 1] at every public boundary.
+At test time z_t is drawn from the learned prior: the agent follows the actions, and what they do not
+explain (the distractor, turning at random with ``distractor_turn_prob``) is sampled. Where the agent
+is and how samples differ is measured in ``vidgen_lib.evaluation.dvg``; the model is taught in
+``notebooks/07_dvg.ipynb``. Videos are (B, C, T, H, W) in [0, 1] at every public boundary.
 """
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from einops import rearrange, repeat
 from torch import Tensor, nn
-from torch.utils.data import DataLoader
+from torch.utils.data import default_collate
 
 from vidgen_lib import losses
 from vidgen_lib.checkpoints import load_model
 from vidgen_lib.datasets import ACTIONS, ActionShapes
-from vidgen_lib.datasets.shapes import RGB
-from vidgen_lib.metrics import copy_last_frame, psnr, ssim
-from vidgen_lib.runtime import seed_everything
-from vidgen_lib.train import Trainer, infinite_batches
+from vidgen_lib.nn.conv import conv_block
+from vidgen_lib.nn.gaussian import reparameterize
+from vidgen_lib.nn.recurrent import GaussianLSTM, StackedLSTM, State
+from vidgen_lib.runtime import eval_mode, model_device, rng, seed_everything
+from vidgen_lib.train import Trainer, batches, run
+from vidgen_lib.video import fold_time, to_signed, validate_clip
 
-CHECKPOINT = "dvg"
+_INDEX_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
 
 
 @dataclasses.dataclass
@@ -70,10 +60,10 @@ class Config:
     rnn_size: int = 128  # predictor LSTM width (SVG: 256)
     predictor_layers: int = 2  # (SVG: 2)
     latent_rnn_size: int = 64  # prior and posterior LSTM width, 1 layer each (SVG: 256)
-    prior_sees_action: bool = True  # p(z_t | x_<t, a_t): the prior also gets the action (as in SV2P's conditioning)
+    prior_sees_action: bool = True  # p(z_t | x_<t, a_t): the prior also gets the action (as in SV2P)
     action_maps: bool = False  # also give the decoder a_t as constant feature maps at every scale
     z_maps: bool = False  # also give the decoder z_t as constant feature maps at every scale
-    last_frame_skip: bool = True  # skips from the previous frame (SVG code's --last_frame_skip), else the last context frame
+    last_frame_skip: bool = True  # skips from the frame before (SVG's --last_frame_skip), else last context
     beta: float = 1e-4  # KL weight after warm-up (SVG: 1e-4)
     warmup_steps: int = 1000  # steps of the linear beta warm-up
     free_bits: float = 0.0  # nats per z dim and step that the KL term does not charge (Kingma et al. 2016)
@@ -85,19 +75,17 @@ class Config:
     steps: int = 10_000  # about an hour on one idle CPU thread
 
     @classmethod
-    def preset(cls, name: str) -> "Config":
+    def preset(cls, name: str) -> Config:
         """``tutorial``: 32x32, 2 + 8 frames, about an hour on one CPU thread; ``full``: SVG's sizes at 64x64.
-
-        Both use the world whose distractor turns at random, z maps in the decoder and free bits: without
-        them the KL collapses and all samples under the same actions are the same (notebook 07, Sec. 6).
-        """
-        stochastic = dict(action_maps=True, z_maps=True, free_bits=0.25, distractor_turn_prob=0.3)
+        Both use a distractor that turns at random, z maps and free bits: without them the KL collapses
+        and all samples under the same actions are the same (notebook 07, Sec. 6)."""
+        stochastic = {"action_maps": True, "z_maps": True, "free_bits": 0.25, "distractor_turn_prob": 0.3}
         if name == "tutorial":
             return cls(**stochastic)
         if name == "full":
-            return cls(**stochastic, frame_size=64, context=2, horizon=10, width=64, g_dim=128, z_dim=16, rnn_size=256,
-                       latent_rnn_size=256, warmup_steps=10_000, batch_size=64, lr=2e-3, eval_videos=1024,
-                       steps=100_000)
+            return cls(**stochastic, frame_size=64, context=2, horizon=10, width=64, g_dim=128, z_dim=16,
+                       rnn_size=256, latent_rnn_size=256, warmup_steps=10_000, batch_size=64, lr=2e-3,
+                       eval_videos=1024, steps=100_000)
         raise ValueError(f"Unknown preset {name!r}: use 'tutorial' or 'full'.")
 
     @property
@@ -105,32 +93,9 @@ class Config:
         return self.context + self.horizon
 
 
-# --- the Gaussian pieces: KL, reparameterised sample, beta schedule -----------------------------
-
-def gaussian_kl(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor, logvar_p: Tensor) -> Tensor:
-    """KL(N(mu_q, var_q) || N(mu_p, var_p)) for diagonal Gaussians, summed over the last dim.
-
-    KL = 1/2 sum_i [ log(var_p / var_q) + (var_q + (mu_q - mu_p)^2) / var_p - 1 ]   (SVG, Eq. 3's KL)
-
-    Args: all (..., D). Returns: (...).
-    """
-    return losses.gaussian_kl(mu_q, logvar_q, mu_p, logvar_p).sum(-1)
-
-
-def reparameterize(mu: Tensor, logvar: Tensor, generator: torch.Generator | None = None) -> Tensor:
-    """z = mu + sigma * eps with eps ~ N(0, I): a sample that gradients flow through (Kingma & Welling 2014).
-
-    Args: mu, logvar (B, D). ``generator`` (on CPU) makes eps repeatable. Returns: (B, D).
-    """
-    eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype).to(mu.device)
-    return mu + torch.exp(0.5 * logvar) * eps
-
-
 def kl_weight(step: int, beta: float, warmup_steps: int) -> float:
     """KL annealing: beta * min(1, step / warmup_steps), a linear ramp from 0 (SV2P's staged KL)."""
-    if warmup_steps <= 0:
-        return beta
-    return beta * min(1.0, step / warmup_steps)
+    return beta if warmup_steps <= 0 else beta * min(1.0, step / warmup_steps)
 
 
 def action_one_hot(actions: Tensor, num_actions: int = len(ACTIONS)) -> Tensor:
@@ -138,14 +103,11 @@ def action_one_hot(actions: Tensor, num_actions: int = len(ACTIONS)) -> Tensor:
     return F.one_hot(actions.long(), num_actions).float()
 
 
-# --- building blocks ----------------------------------------------------------------------------
+# --- the frame encoder and the skip decoder (DCGAN-style, SVG Sec. 3) ---------------------------
 
-def _down(c_in: int, c_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 4, 2, 1), nn.GroupNorm(8, c_out), nn.LeakyReLU(0.2))
-
-
-def _up(c_in: int, c_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1), nn.GroupNorm(8, c_out), nn.LeakyReLU(0.2))
+def _block(c_in: int, c_out: int, **conv) -> nn.Sequential:
+    """(Transposed) conv with bias, GroupNorm, LeakyReLU 0.2: DCGAN's layer with SVG's activation."""
+    return conv_block(c_in, c_out, norm="group", act="lrelu", bias=True, **conv)
 
 
 class Encoder(nn.Module):
@@ -155,10 +117,13 @@ class Encoder(nn.Module):
         super().__init__()
         w, n = config.width, config.frame_size.bit_length() - 3  # 32 -> 3 stride-2 convs down to 4x4
         widths = [w * 2**i for i in range(n)]
-        self.blocks = nn.ModuleList(_down(c_in, c_out) for c_in, c_out in zip([config.channels, *widths], widths))
-        self.out = nn.Sequential(nn.Conv2d(widths[-1], config.g_dim, 4, 1, 0), nn.Tanh())  # 4x4 -> 1x1
+        self.blocks = nn.ModuleList(_block(c_in, c_out) for c_in, c_out in zip([config.channels, *widths],
+                                                                                widths))
+        self.out = conv_block(widths[-1], config.g_dim, kernel=4, stride=1, padding=0, norm="none",
+                              act="tanh")  # 4x4 -> 1x1
 
     def forward(self, frames: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """frames (N, C, H, W) -> h (N, g_dim) and skips [(N, c_l, h_l, w_l)], finest first."""
         skips = []
         for block in self.blocks:
             frames = block(frames)
@@ -169,19 +134,17 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     """Mirror of the encoder: g (N, g_dim) and skips -> frames (N, C, H, W) in [0, 1] (SVG's skip decoder).
 
-    With ``action_maps``, the one-hot action (N, A) is also concatenated as constant maps before every
-    upsampling, so that moving the agent can be learned locally, next to the skip features; with
-    ``z_maps`` the latent z_t (N, z_dim) is too, so that z can move the distractor locally.
-    """
+    With ``action_maps`` / ``z_maps`` the one-hot a_t / z_t are also concatenated as constant maps before
+    every upsampling, so that moving a shape can be learned locally, next to the skip features."""
 
     def __init__(self, config: Config) -> None:
         super().__init__()
         w, n = config.width, config.frame_size.bit_length() - 3
         a = (config.num_actions if config.action_maps else 0) + (config.z_dim if config.z_maps else 0)
         widths = [w * 2**i for i in reversed(range(n))]  # e.g. 128, 64, 32
-        self.inp = nn.Sequential(nn.ConvTranspose2d(config.g_dim, widths[0], 4, 1, 0), nn.GroupNorm(8, widths[0]),
-                                 nn.LeakyReLU(0.2))  # 1x1 -> 4x4
-        self.blocks = nn.ModuleList(_up(2 * c_in + a, c_out) for c_in, c_out in zip(widths, widths[1:]))
+        self.inp = _block(config.g_dim, widths[0], transpose=True, stride=1, padding=0)  # 1x1 -> 4x4
+        self.blocks = nn.ModuleList(_block(2 * c_in + a, c_out, transpose=True)
+                                    for c_in, c_out in itertools.pairwise(widths))
         self.out = nn.ConvTranspose2d(2 * widths[-1] + a, config.channels, 4, 2, 1)
 
     def forward(self, g: Tensor, skips: list[Tensor], maps: Tensor | None = None) -> Tensor:
@@ -195,41 +158,6 @@ class Decoder(nn.Module):
         return torch.sigmoid(x)
 
 
-class RecurrentNet(nn.Module):
-    """Linear -> stacked LSTM cells -> linear head, stepped one frame at a time (SVG's lstm modules)."""
-
-    def __init__(self, in_dim: int, hidden: int, out_dim: int, layers: int = 1) -> None:
-        super().__init__()
-        self.embed = nn.Linear(in_dim, hidden)
-        self.cells = nn.ModuleList(nn.LSTMCell(hidden, hidden) for _ in range(layers))
-        self.head = nn.Linear(hidden, out_dim)
-
-    def initial_state(self, batch: int, like: Tensor) -> list[tuple[Tensor, Tensor]]:
-        zeros = like.new_zeros(batch, self.embed.out_features)
-        return [(zeros, zeros) for _ in self.cells]
-
-    def forward(self, x: Tensor, state: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:
-        """One step: x (B, in_dim) -> (B, out_dim), and the new state."""
-        x, new_state = self.embed(x), []
-        for cell, hc in zip(self.cells, state):
-            h, c = cell(x, hc)
-            new_state.append((h, c))
-            x = h
-        return self.head(x), new_state
-
-
-class GaussianNet(RecurrentNet):
-    """A RecurrentNet whose head gives (mu, logvar) of a diagonal Gaussian over z_t (B, z_dim) each."""
-
-    def __init__(self, in_dim: int, hidden: int, z_dim: int) -> None:
-        super().__init__(in_dim, hidden, 2 * z_dim)
-
-    def forward(self, x: Tensor, state: list[tuple[Tensor, Tensor]]):
-        out, state = super().forward(x, state)
-        mu, logvar = out.chunk(2, dim=-1)
-        return mu, logvar, state
-
-
 # --- the model ----------------------------------------------------------------------------------
 
 class DVG(nn.Module):
@@ -237,24 +165,24 @@ class DVG(nn.Module):
 
     def __init__(self, config: Config) -> None:
         super().__init__()
-        c = config
-        self.config = c
+        self.config = c = config
         self.encoder, self.decoder = Encoder(c), Decoder(c)
-        self.posterior = GaussianNet(c.g_dim, c.latent_rnn_size, c.z_dim)  # q(z_t | x_<=t), fed h_t
+        self.posterior = GaussianLSTM(c.g_dim, c.latent_rnn_size, c.z_dim)  # q(z_t | x_<=t), fed h_t
         prior_in = c.g_dim + (c.num_actions if c.prior_sees_action else 0)
-        self.prior = GaussianNet(prior_in, c.latent_rnn_size, c.z_dim)  # p(z_t | x_<t[, a_t]), fed h_{t-1}
-        self.predictor = RecurrentNet(c.g_dim + c.z_dim + c.num_actions, c.rnn_size, c.g_dim,
-                                      c.predictor_layers)  # [h_{t-1}, z_t, a_t] -> g_t
+        self.prior = GaussianLSTM(prior_in, c.latent_rnn_size, c.z_dim)  # p(z_t | x_<t[, a_t]), fed h_{t-1}
+        self.predictor = StackedLSTM(c.g_dim + c.z_dim + c.num_actions, c.rnn_size, c.g_dim,
+                                     c.predictor_layers)  # [h_{t-1}, z_t, a_t] -> g_t
 
     def encode(self, video: Tensor) -> tuple[Tensor, list[Tensor]]:
         """Every frame of (B, C, T, H, W) in [0, 1] -> h (B, T, g_dim) and skips [(B, T, c_l, h_l, w_l)]."""
         b = video.shape[0]
-        h, skips = self.encoder(rearrange(video * 2 - 1, "b c t h w -> (b t) c h w"))
+        h, skips = self.encoder(to_signed(fold_time(video)))
         skips = [rearrange(s, "(b t) c h w -> b t c h w", b=b) for s in skips]
         return rearrange(h, "(b t) g -> b t g", b=b), skips
 
-    def prior_step(self, h_prev: Tensor, action: Tensor, state):
-        """(mu, logvar) of p(z_t | x_<t, a_t) from h_{t-1} (B, g_dim) and a_t (B,): never frame t (SVG-LP Sec. 3.2)."""
+    def prior_step(self, h_prev: Tensor, action: Tensor, state: State) -> tuple[Tensor, Tensor, State]:
+        """(mu, logvar) of p(z_t | x_<t, a_t), (B, z_dim) each, from h_{t-1} (B, g_dim) and a_t (B,): never
+        frame t (SVG-LP, Sec. 3.2)."""
         if self.config.prior_sees_action:
             h_prev = torch.cat([h_prev, action_one_hot(action, self.config.num_actions)], -1)
         return self.prior(h_prev, state)
@@ -266,9 +194,10 @@ class DVG(nn.Module):
         parts += [z] if self.config.z_maps else []
         return torch.cat(parts, dim=-1) if parts else None
 
-    def predictor_step(self, h_prev: Tensor, z: Tensor, action: Tensor, state):
+    def predictor_step(self, h_prev: Tensor, z: Tensor, action: Tensor, state: State) -> tuple[Tensor, State]:
         """g_t = LSTM([h_{t-1}, z_t, a_t]) with a_t one-hot (SVG Sec. 3 + the action, Oh et al. 2015)."""
-        g, state = self.predictor(torch.cat([h_prev, z, action_one_hot(action, self.config.num_actions)], -1), state)
+        one_hot = action_one_hot(action, self.config.num_actions)
+        g, state = self.predictor(torch.cat([h_prev, z, one_hot], -1), state)
         return torch.tanh(g), state
 
     def forward(self, video: Tensor, actions: Tensor, context: int | None = None,
@@ -278,10 +207,8 @@ class DVG(nn.Module):
         Args:
             video: (B, C, T, H, W) in [0, 1]; frames 1..T-1 are reconstructed.
             actions: (B, T-1) int, action t moves frame t to frame t+1.
-            context: observed frames (default ``config.context``): with ``last_frame_skip=False``
-                later frames use the skips of the last context frame, otherwise of the frame before.
-            use_prior: draw z_t from the learned prior instead of the posterior (a diagnosis: how much
-                better the frames get when z has seen frame t).
+            context: observed frames (default ``config.context``); only ``last_frame_skip=False`` uses it.
+            use_prior: z_t from the learned prior instead of the posterior (a diagnosis of collapse).
         Returns:
             ``recon`` (B, C, T-1, H, W) in [0, 1], predictions of frames 1..T-1; ``mu_q``, ``logvar_q``,
             ``mu_p``, ``logvar_p`` (B, T-1, z_dim), posterior and prior of z_1..z_{T-1}.
@@ -295,11 +222,13 @@ class DVG(nn.Module):
         recon, stats = [], []
         for t in range(1, t_total):  # only as far as the last frame the loss uses
             mu_q, logvar_q, post_state = self.posterior(h[:, t], post_state)  # sees frame t
-            mu_p, logvar_p, prior_state = self.prior_step(h[:, t - 1], actions[:, t - 1], prior_state)  # frames < t only
-            z = reparameterize(mu_p, logvar_p) if use_prior else reparameterize(mu_q, logvar_q)  # training: z_t ~ q
-            g, pred_state = self.predictor_step(h[:, t - 1], z, actions[:, t - 1], pred_state)
+            a = actions[:, t - 1]  # a_t moves frame t-1 to frame t
+            mu_p, logvar_p, prior_state = self.prior_step(h[:, t - 1], a, prior_state)  # frames < t only
+            mu, logvar = (mu_p, logvar_p) if use_prior else (mu_q, logvar_q)  # training: z_t ~ q
+            z = reparameterize(mu, logvar)
+            g, pred_state = self.predictor_step(h[:, t - 1], z, a, pred_state)
             s = t - 1 if self.config.last_frame_skip else min(t - 1, context - 1)
-            recon.append(self.decoder(g, [skip[:, s] for skip in skips], self.decoder_maps(actions[:, t - 1], z)))
+            recon.append(self.decoder(g, [skip[:, s] for skip in skips], self.decoder_maps(a, z)))
             stats.append(torch.stack([mu_q, logvar_q, mu_p, logvar_p]))
         stats = rearrange(torch.stack(stats), "t k b z -> k b t z")
         return {"recon": torch.stack(recon, dim=2), "mu_q": stats[0], "logvar_q": stats[1],
@@ -317,22 +246,17 @@ def dvg_loss(out: dict[str, Tensor], video: Tensor, beta: float, free_bits: floa
     """SVG's objective (Eq. 3): sum_t MSE(x_hat_t, x_t) + beta * sum_t KL(q(z_t|x_<=t) || p(z_t|x_<t)).
 
     With ``free_bits`` = lambda > 0, the posterior is charged max(lambda, KL averaged over the batch) per
-    z dim and step instead of the KL ("free bits", Kingma et al., "Improved Variational Inference with
-    Inverse Autoregressive Flow", NIPS 2016): the first lambda nats are free, so the KL term alone
-    cannot push the posterior onto the prior before the decoder has learned to use z. The prior still
-    learns from the whole KL (the posterior held fixed, as in DreamerV2's KL balancing, Hafner et al.,
-    ICLR 2021): without that it would not track the posterior in dims below lambda, and its samples
-    would feed the decoder noise it never saw in training.
+    z dim and step instead (Kingma et al., "Improved Variational Inference with Inverse Autoregressive
+    Flow", NIPS 2016): the KL alone cannot push it onto the prior before the decoder uses z. The prior
+    still learns from the whole KL, the posterior held fixed (DreamerV2's KL balancing, Hafner et al.,
+    ICLR 2021), so that it tracks the posterior in the dims below lambda too.
 
-    Args:
-        out: what ``DVG.forward`` returns; video: (B, C, T, H, W) the clip it saw.
-    Returns:
-        ``loss``, ``recon_mse`` (summed over time, mean over pixels and videos), ``kl`` (summed over
-        time and z dims, mean over videos; the true KL, without free bits).
+    ``out`` is what ``DVG.forward`` returns for ``video`` (B, C, T, H, W). Returns ``loss``, ``recon_mse``
+    (summed over time, mean over pixels and videos) and ``kl`` (the true KL, without free bits).
     """
     recon_mse = ((out["recon"] - video[:, :, 1:]) ** 2).mean(dim=(0, 1, 3, 4)).sum()
     q, p = (out["mu_q"], out["logvar_q"]), (out["mu_p"], out["logvar_p"])
-    kl = losses.gaussian_kl(*q, *p).sum(dim=(1, 2)).mean()
+    kl = losses.gaussian_kl(*q, *p).sum(dim=(1, 2)).mean()  # (B, T-1, z_dim) -> one KL per clip, averaged
     if free_bits <= 0:
         return {"loss": recon_mse + beta * kl, "recon_mse": recon_mse, "kl": kl}
     kl_q = losses.gaussian_kl(*q, *(x.detach() for x in p))  # (B, T-1, z_dim): moves the posterior only
@@ -353,228 +277,104 @@ def training_step(model: DVG, trainer: Trainer, batch: dict[str, Tensor]) -> dic
 
 # --- prediction ---------------------------------------------------------------------------------
 
-@torch.no_grad()
+def _check_inputs(config: Config, context: Tensor, horizon: int, actions: Tensor) -> None:
+    """Raise a ValueError naming what ``predict`` expected, for a bad horizon, context or actions."""
+    if horizon < 1:
+        raise ValueError(f"horizon must be a positive number of frames to predict, got {horizon}.")
+    validate_clip(context, channels=config.channels, frame_size=config.frame_size, name="context")
+    b, tc = context.shape[0], context.shape[2]
+    if not isinstance(actions, Tensor) or actions.dtype not in _INDEX_DTYPES:
+        raise ValueError(f"actions must be an integer tensor of indices into ACTIONS, got "
+                         f"{getattr(actions, 'dtype', type(actions).__name__)}.")
+    if actions.shape != (b, tc - 1 + horizon):
+        raise ValueError(f"actions must be (B, Tc - 1 + horizon) = ({b}, {tc - 1 + horizon}): every action "
+                         f"from frame 0 on; got {tuple(actions.shape)}.")
+    if actions.min() < 0 or actions.max() >= config.num_actions:
+        raise ValueError(f"actions must be in [0, {config.num_actions}) ({', '.join(ACTIONS)}), got values "
+                         f"in [{actions.min().item()}, {actions.max().item()}].")
+
+
 def predict(model: DVG, context: Tensor, horizon: int, *, actions: Tensor, seed: int | None = None,
             use_prior: bool = True) -> Tensor:
     """The next ``horizon`` frames after ``context`` under ``actions``, z_t drawn from the learned prior.
 
     Args:
-        context: (B, C, Tc, H, W) in [0, 1], the observed frames (Tc >= 1).
-        horizon: frames to predict.
-        actions: (B, Tc - 1 + horizon) int: *every* action from frame 0 on, as ``ActionShapes`` gives
-            them (action t moves frame t to t + 1): the first Tc - 1 are the context's own, the rest
-            drive the prediction.
+        context: (B, C, Tc, H, W) in [0, 1], the observed frames (Tc >= 1); horizon: frames to predict (>= 1).
+        actions: (B, Tc - 1 + horizon) int in [0, num_actions): *every* action from frame 0 on, as
+            ``ActionShapes`` gives them (action t moves frame t to t + 1); the last ``horizon`` drive the
+            prediction.
         seed: makes the draws of z repeatable.
-        use_prior: draw z_t from the learned prior p(z_t | x_<t) (SVG-LP); False draws from N(0, I)
-            (SVG-FP's fixed prior, for comparison).
+        use_prior: z_t from the learned prior (SVG-LP); False: from N(0, I) (SVG-FP's fixed prior).
     Returns:
-        (B, C, horizon, H, W) in [0, 1].
+        (B, C, horizon, H, W) in [0, 1], on the CPU.
     """
+    _check_inputs(model.config, context, horizon, actions)
     b, _, tc = context.shape[:3]
-    if actions.shape != (b, tc - 1 + horizon):
-        raise ValueError(f"actions must be (B, Tc - 1 + horizon) = ({b}, {tc - 1 + horizon}): every action from "
-                         f"frame 0 on; got {tuple(actions.shape)}.")
-    was_training = model.training
-    model.eval()
-    dev = next(model.parameters()).device
+    dev, generator = model_device(model), rng(seed)
     context, actions = context.to(dev), actions.to(dev)
-    g_cpu = torch.Generator().manual_seed(seed) if seed is not None else None
-    h, skips = model.encode(context)
-    skip = [s[:, -1] for s in skips]  # SVG: skips from the last context frame
-    post_state = model.posterior.initial_state(b, h)
-    prior_state = model.prior.initial_state(b, h)
-    pred_state = model.predictor.initial_state(b, h)
-    h_prev, frames = h[:, 0], []
-    for t in range(1, tc + horizon):
-        mu_p, logvar_p, prior_state = model.prior_step(h_prev, actions[:, t - 1], prior_state)
-        if t < tc:  # a context frame: z from the posterior, the true frame fed on (SVG's warm-up)
-            mu_q, logvar_q, post_state = model.posterior(h[:, t], post_state)
-            z = reparameterize(mu_q, logvar_q, g_cpu)
-        elif use_prior:
-            z = reparameterize(mu_p, logvar_p, g_cpu)
-        else:
-            z = reparameterize(torch.zeros_like(mu_p), torch.zeros_like(logvar_p), g_cpu)
-        g, pred_state = model.predictor_step(h_prev, z, actions[:, t - 1], pred_state)
-        if t < tc:
-            h_prev = h[:, t]
-            continue
-        frame = model.decoder(g, skip, model.decoder_maps(actions[:, t - 1], z))
-        frames.append(frame)
-        h_prev, frame_skip = model.encoder(frame * 2 - 1)  # the prediction becomes the next input
-        if model.config.last_frame_skip:
-            skip = frame_skip
-    model.train(was_training)
+    with eval_mode(model):
+        h, skips = model.encode(context)
+        skip = [s[:, -1] for s in skips]  # SVG: skips from the last context frame
+        post_state = model.posterior.initial_state(b, h)
+        prior_state = model.prior.initial_state(b, h)
+        pred_state = model.predictor.initial_state(b, h)
+        h_prev, frames = h[:, 0], []
+        for t in range(1, tc + horizon):
+            mu_p, logvar_p, prior_state = model.prior_step(h_prev, actions[:, t - 1], prior_state)
+            if t < tc:  # a context frame: z from the posterior, the true frame fed on (SVG's warm-up)
+                mu, logvar, post_state = model.posterior(h[:, t], post_state)
+            else:  # the learned prior (SVG-LP), or N(0, I) (SVG-FP): mean 0, log-variance 0
+                mu, logvar = (mu_p, logvar_p) if use_prior else (torch.zeros_like(mu_p),) * 2
+            z = reparameterize(mu, logvar, generator)
+            g, pred_state = model.predictor_step(h_prev, z, actions[:, t - 1], pred_state)
+            if t < tc:
+                h_prev = h[:, t]
+                continue
+            frame = model.decoder(g, skip, model.decoder_maps(actions[:, t - 1], z))
+            frames.append(frame)
+            h_prev, frame_skip = model.encoder(to_signed(frame))  # the prediction becomes the next input
+            if model.config.last_frame_skip:
+                skip = frame_skip
     return torch.stack(frames, dim=2).cpu()
 
 
-# --- measuring: where is the agent? -------------------------------------------------------------
+# --- the world, the held-out task, training and the shipped checkpoint --------------------------
 
-def agent_centroids(video: Tensor, colors: Tensor) -> Tensor:
-    """Centroid (y, x) of the pixels that have the agent's colour (or any one shape's colour), per frame.
-
-    A pixel is the shape's when each channel is within 0.5 of the shape's RGB (the course's colours
-    are 0/1 per channel, so the other shape never counts). A frame without such pixels gets the
-    frame's centre, so a vanished shape still costs an error.
-
-    Args:
-        video: (B, 3, T, H, W) in [0, 1]; colors: (B,) indices into ``vidgen_lib.datasets.COLORS``: the
-            agent's, or the distractor's to find the distractor.
-    Returns:
-        (B, T, 2) float, in pixels.
-    """
-    rgb = torch.as_tensor(RGB, device=video.device)[colors.long()]  # (B, 3)
-    mask = ((video - rgb[:, :, None, None, None]).abs() < 0.5).all(dim=1).float()  # (B, T, H, W)
-    size = video.shape[-1]
-    coords = torch.arange(size, dtype=torch.float32, device=video.device)
-    count = mask.sum(dim=(2, 3))
-    y = (mask.sum(dim=3) * coords).sum(-1) / count.clamp(min=1)
-    x = (mask.sum(dim=2) * coords).sum(-1) / count.clamp(min=1)
-    centre = torch.full_like(y, (size - 1) / 2)
-    return torch.stack([torch.where(count > 0, y, centre), torch.where(count > 0, x, centre)], dim=-1)
-
-
-def position_error(pred: Tensor, truth: Tensor, colors: Tensor) -> Tensor:
-    """Mean distance (pixels) between the agent's centroids in ``pred`` and ``truth`` (B, 3, T, H, W): (B,)."""
-    return (agent_centroids(pred, colors) - agent_centroids(truth, colors)).norm(dim=-1).mean(dim=1)
-
-
-def heldout_data(config: Config, n: int) -> ActionShapes:
-    """The held-out world: ``n`` test-split videos of ``context + horizon`` frames."""
-    return ActionShapes("test", num_videos=n, num_frames=config.num_frames, frame_size=config.frame_size,
+def training_data(config: Config, split: str = "train", num_videos: int | None = None) -> ActionShapes:
+    """The world DVG learns (``config.num_videos`` videos unless given): an agent moved by actions, a
+    distractor moving on its own (bouncing, and turning at random with ``config.distractor_turn_prob``)."""
+    return ActionShapes(split, num_videos=config.num_videos if num_videos is None else num_videos,
+                        num_frames=config.num_frames, frame_size=config.frame_size,
                         distractor_turn_prob=config.distractor_turn_prob)
 
 
-def heldout_batch(config: Config, n: int) -> dict[str, Tensor]:
-    """The first n test videos, stacked: ``video`` (n, 3, T, H, W), ``actions`` (n, T-1), ``color`` (n,) of the
-    agent, ``distractor_color`` (n,)."""
-    data = heldout_data(config, n)
-    items = [data[i] for i in range(n)]
-    return {"video": torch.stack([it["video"] for it in items]),
-            "actions": torch.stack([it["actions"] for it in items]),
-            "color": torch.stack([it["color"][0] for it in items]),
-            "distractor_color": torch.stack([it["color"][1] for it in items])}
-
-
-def prediction_task(model: DVG, n: int) -> tuple[Tensor, Tensor, dict]:
-    """``n`` held-out clips to continue: the context ``(n, 3, context, H, W)``, the true future and the
-    keyword arguments ``predict`` needs: the true ``actions`` of every frame."""
-    batch = heldout_batch(model.config, n)
-    context = model.config.context
-    return batch["video"][:, :, :context], batch["video"][:, :, context:], {"actions": batch["actions"]}
-
-
-@torch.no_grad()
-def baseline_predictions(model: DVG, batch: dict[str, Tensor], seed: int = 0) -> dict[str, Tensor]:
-    """The future of each test video as DVG predicts it under the true actions, as the same model predicts
-    it under random actions (action-blind), and as copy-last-frame has it.
-
-    Args:
-        batch: from ``heldout_batch``: ``video`` (B, 3, T, H, W), ``actions`` (B, T-1).
-    Returns:
-        ``"dvg"``, ``"random_actions"``, ``"copy_last"``: (B, 3, horizon, H, W) each, in [0, 1].
-    """
-    c = model.config
-    video, actions = batch["video"], batch["actions"]
-    context = video[:, :, : c.context]
-    random_actions = torch.randint(c.num_actions, actions.shape, generator=torch.Generator().manual_seed(seed + 1))
-    random_actions[:, : c.context - 1] = actions[:, : c.context - 1]  # the context's own actions stay
-    return {"dvg": predict(model, context, c.horizon, actions=actions, seed=seed),
-            "random_actions": predict(model, context, c.horizon, actions=random_actions, seed=seed),
-            "copy_last": copy_last_frame(context, c.horizon)}
-
-
-@torch.no_grad()
-def sample_futures(model: DVG, batch: dict[str, Tensor], k: int, seed: int = 0) -> Tensor:
-    """k futures of every test video under its true actions, z_t drawn from the learned prior.
-
-    Args:
-        batch: from ``heldout_batch``. Returns: (k, B, 3, horizon, H, W) in [0, 1]; sample i uses seed ``seed + i``.
-    """
-    c = model.config
-    context = batch["video"][:, :, : c.context]
-    return torch.stack([predict(model, context, c.horizon, actions=batch["actions"], seed=seed + i) for i in range(k)])
-
-
-def diversity(samples: Tensor, batch: dict[str, Tensor]) -> dict[str, float]:
-    """How k samples under the same actions differ, shape by shape, as SVG's best-of-k evaluation.
-
-    Args:
-        samples: (k, B, 3, horizon, H, W) from ``sample_futures``; batch: from ``heldout_batch``.
-    Returns:
-        ``spread_px/agent`` and ``spread_px/distractor``: the RMS distance of a shape's centroid from
-        its mean over the k samples, averaged over frames and videos (0 when all samples agree);
-        ``distractor_error_px/one_sample``: the distractor's position error of a single sample, and
-        ``distractor_error_px/best_of_k``: of the sample closest to the truth, per video.
-    """
-    k = samples.shape[0]
-    flat = rearrange(samples, "k b c t h w -> (k b) c t h w")
-    future = batch["video"][:, :, -samples.shape[3]:]
-    where = {name: rearrange(agent_centroids(flat, colors.repeat(k)), "(k b) t yx -> k b t yx", k=k)
-             for name, colors in (("agent", batch["color"]), ("distractor", batch["distractor_color"]))}
-    metrics = {}
-    for name, found in where.items():  # found: (k, B, T, 2)
-        spread = (found - found.mean(0)).pow(2).sum(-1).mean(0).sqrt()  # (B, T)
-        metrics[f"spread_px/{name}"] = spread.mean().item()
-    truth = agent_centroids(future, batch["distractor_color"])  # (B, T, 2)
-    error = (where["distractor"] - truth).norm(dim=-1).mean(-1)  # (k, B), per sample and video
-    metrics["distractor_error_px/one_sample"] = error.mean().item()
-    metrics["distractor_error_px/best_of_k"] = error.min(0).values.mean().item()
-    return metrics
-
-
-@torch.no_grad()
-def evaluate(model: DVG, n: int, seed: int = 0, k: int = 8) -> dict[str, float]:
-    """Test-split metrics on n videos: agent position error (pixels), PSNR (of the MSE pooled over the
-    set) and SSIM of DVG under the true actions, of the same model under random actions (action-blind), and of copy-last-frame; and the
-    ``diversity`` of k samples under the true actions."""
-    batch = heldout_batch(model.config, n)
-    future = batch["video"][:, :, model.config.context:]
-    metrics: dict[str, float] = {"eval_videos": n, "samples_k": k}
-    for name, pred in baseline_predictions(model, batch, seed).items():
-        metrics[f"position_error_px/{name}"] = position_error(pred, future, batch["color"]).mean().item()
-        metrics[f"psnr/{name}"] = psnr(pred, future, reduction="pooled").item()  # finite: strict JSON
-        metrics[f"ssim/{name}"] = ssim(pred, future).item()
-    metrics.update(diversity(sample_futures(model, batch, k, seed), batch))
-    return metrics
-
-
-# --- training and the shipped checkpoint --------------------------------------------------------
-
-def training_data(config: Config, split: str = "train") -> ActionShapes:
-    """The world DVG learns: an agent moved by actions, a distractor moving on its own (bouncing, and
-    turning at random with ``config.distractor_turn_prob``)."""
-    return ActionShapes(split, num_videos=config.num_videos, num_frames=config.num_frames,
-                        frame_size=config.frame_size, distractor_turn_prob=config.distractor_turn_prob)
-
-
-def make_trainer(model: DVG, *, run_dir: str | Path | None = None, seed: int = 0, progress: bool = True,
-                 log_every: int = 50) -> Trainer:
-    """The course's Trainer with Adam (SVG: Adam, beta1 0.9) and gradient clipping at 1."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=model.config.lr, betas=(0.9, 0.999))
-    return Trainer({"model": model}, {"model": optimizer}, grad_clip=1.0, run_dir=run_dir,
-                   checkpoint_every=500 if run_dir else 0, log_every=log_every, seed=seed, progress=progress)
+def prediction_task(model: DVG, n: int) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
+    """``n`` held-out clips to continue: the context ``(n, 3, context, H, W)``, the true future
+    ``(n, 3, horizon, H, W)`` and the keyword arguments ``predict`` needs (the ``actions`` of every frame)."""
+    if n < 1:
+        raise ValueError(f"n must be a positive number of clips, got {n}.")
+    data = training_data(model.config, "test", n)
+    batch = default_collate([data[i] for i in range(n)])  # the first n test videos, stacked
+    video, context = batch["video"], model.config.context
+    return video[:, :, :context], video[:, :, context:], {"actions": batch["actions"]}
 
 
 def train(config: Config, steps: int | None = None, *, run_dir: str | Path | None = None, seed: int = 0,
-          progress: bool = True) -> tuple[DVG, dict[str, float]]:
-    """Train DVG on ActionShapes; returns the model (eval mode) and its final losses and test metrics."""
-    steps = config.steps if steps is None else steps
+          progress: bool = True, time_limit_s: float | None = None) -> tuple[DVG, dict[str, float]]:
+    """Train DVG on ActionShapes with Adam (SVG: Adam, beta1 0.9) and gradient clipping at 1; returns the
+    model (eval mode) and its training metrics (``final/recon_mse``, ``final/kl``, ``steps``, ...)."""
     seed_everything(seed)
     model = build(config)
-    loader = DataLoader(training_data(config), batch_size=config.batch_size, shuffle=True, drop_last=True)
-    trainer = make_trainer(model, run_dir=run_dir, seed=seed, progress=progress)
-    history = trainer.fit(lambda tr, batch: training_step(model, tr, batch), infinite_batches(loader), steps)
-    metrics = {f"final_{k}": v for k, v in history[-1].items() if k != "step"}
-    if config.eval_videos > 0:
-        metrics.update(evaluate(model.cpu(), config.eval_videos))
-    return model, metrics
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999))
+    return run(model, {"model": optimizer}, training_step, batches(training_data(config), config.batch_size),
+               config.steps if steps is None else steps, run_dir=run_dir, seed=seed, grad_clip=1.0,
+               progress=progress, time_limit_s=time_limit_s)
 
 
-def load_pretrained(device: torch.device | str | None = None, path: str | Path | None = None) -> DVG:
+def load_pretrained(device: torch.device | str | None = None, *, path: str | Path | None = None) -> DVG:
     """The shipped checkpoint ``data/checkpoints/dvg.pt``, checked against its card, in eval mode."""
-    return load_model(CHECKPOINT, Config, build, device, path)
+    return load_model("dvg", Config, build, device, path)
 
 
-__all__ = ["Config", "DVG", "build", "train", "predict", "prediction_task", "load_pretrained", "gaussian_kl", "reparameterize",
-           "kl_weight", "action_one_hot", "dvg_loss", "training_step", "evaluate", "baseline_predictions",
-           "agent_centroids", "position_error", "heldout_data", "heldout_batch", "sample_futures", "diversity"]
+__all__ = ["DVG", "Config", "action_one_hot", "build", "dvg_loss", "kl_weight", "load_pretrained",
+           "predict", "prediction_task", "train", "training_data", "training_step"]

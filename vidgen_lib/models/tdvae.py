@@ -9,13 +9,15 @@ explained backwards by a smoothing posterior q_S(z_t1 | z_t2, b_t1, b_t2), whose
 belief p_B(z | b_t1) makes the later belief teach the earlier one -- the "temporal difference" (Sec. 3,
 Eq. 6). Latents come in layers, the top layer drawn first (Appendix D).
 
-Taught in ``notebooks/06_tdvae.ipynb``. Videos are (B, C, T, H, W) in [0, 1] at the public boundary;
-inside, a sequence is flat: (B, T, x_dim), one vector per frame. The same model learns the 1-D
+Taught in ``notebooks/06_tdvae.ipynb``; its measurements (identity and direction of rollouts, the
+oscillator's) are in ``vidgen_lib.evaluation.tdvae``. Videos are (B, C, T, H, W) in [0, 1] at the public
+boundary; inside, a sequence is flat: (B, T, x_dim), one vector per frame. The same model learns the 1-D
 noisy oscillator of Sec. 5.3 with ``Config.preset("oscillator")``.
 """
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -25,16 +27,16 @@ from torch import Tensor, nn
 
 from vidgen_lib.checkpoints import load_model
 from vidgen_lib.datasets.digits import load_digit_sprites
-from vidgen_lib.datasets.shifting import (ShiftingDigits, fit_sinusoid, oscillator_batch, roll_frames,
-                                          shifting_digit_batch)
+from vidgen_lib.datasets.shifting import ShiftingDigits, oscillator_batch, shifting_digit_batch
 from vidgen_lib.losses import LOG_2PI, bernoulli_nll, gaussian_kl, gaussian_log_prob, gaussian_nll
-from vidgen_lib.metrics import copy_last_frame
-from vidgen_lib.runtime import seed_everything
-from vidgen_lib.train import Trainer
+from vidgen_lib.nn.gaussian import GatedGaussianHead
+from vidgen_lib.runtime import eval_mode, model_device, rng, seed_everything
+from vidgen_lib.train import Trainer, run
+from vidgen_lib.video import validate_clip
 
-__all__ = ["Config", "TDVAE", "build", "tdvae_loss", "sample_time_pairs", "predict", "prediction_task", "rollout", "train",
-           "load_pretrained", "evaluate", "ShiftingDigits", "roll_frames", "oscillator_batch", "fit_sinusoid",
-           "oscillator_rollouts", "oscillator_scores", "oscillator_belief_probe", "linear_probe_r2"]
+__all__ = ["TDVAE", "Config", "LayeredGaussian", "build", "flatten_video", "load_pretrained", "predict",
+           "prediction_task", "rollout", "sample_time_pairs", "tdvae_loss", "train",
+           "training_batches", "training_step"]
 
 CHECKPOINT = "tdvae"
 
@@ -62,19 +64,19 @@ class Config:
     jump_input: bool = True  # feed dt = t2 - t1 to q_S and p_T (Sec. 5.3 does; then rollouts pick the jump)
     likelihood: str = "bernoulli"  # p_D: "bernoulli" (binary frames) or "gaussian" (fixed obs_std)
     obs_std: float = 0.1
-    omega_range: tuple[float, float] = (0.2, 0.4)  # oscillator: angular frequency per step, drawn per sequence
+    omega_range: tuple[float, float] = (0.2, 0.4)  # oscillator: angular frequency per step, per sequence
     batch_size: int = 64
     lr: float = 1e-3
     grad_clip: float = 10.0
-    eval_rollouts: int = 1000  # N test rollouts for the metrics in the model card
+    eval_videos: int = 1000  # N test videos (oscillator: sequences) measured for the model card
     steps: int = 24_000
 
     def __post_init__(self) -> None:
         self.omega_range = tuple(self.omega_range)  # a list when read back from a model card
 
     @classmethod
-    def preset(cls, name: str) -> "Config":
-        """``tutorial``: CPU, ~45 min on one thread; ``full``: xqding/TD-VAE's sizes; ``oscillator``: ~30 s."""
+    def preset(cls, name: str) -> Config:
+        """``tutorial``: CPU, ~45 min on one thread; ``full``: xqding/TD-VAE's sizes; ``oscillator``: 30 s."""
         if name == "tutorial":
             return cls()
         if name == "full":
@@ -84,7 +86,7 @@ class Config:
                        decoder_hidden=32, max_jump=5, long_jump_prob=0.2, long_max_jump=20, jump_one_hot=20,
                        residual_transition=True, analytic_kl=True, pairs_per_sequence=8,
                        likelihood="gaussian", obs_std=0.1, omega_range=(0.3, 0.3), batch_size=64, lr=1e-2,
-                       steps=800)
+                       steps=800, eval_videos=200)
         raise ValueError(f"Unknown preset {name!r}: use 'tutorial', 'full' or 'oscillator'.")
 
     @property
@@ -97,24 +99,7 @@ class Config:
         return self.z_dim * self.num_layers
 
 
-# --- building blocks ------------------------------------------------------------------------------
-
-class GaussianHead(nn.Module):
-    """A diagonal Gaussian whose mean and log-variance are a small gated network of its input.
-
-    The gate tanh(W1 c) * sigmoid(W2 c) follows the "DBlock" of xqding/TD-VAE.
-    """
-
-    def __init__(self, in_dim: int, hidden: int, out_dim: int) -> None:
-        super().__init__()
-        self.value, self.gate = nn.Linear(in_dim, hidden), nn.Linear(in_dim, hidden)
-        self.mu, self.logvar = nn.Linear(hidden, out_dim), nn.Linear(hidden, out_dim)
-
-    def forward(self, cond: Tensor) -> tuple[Tensor, Tensor]:
-        """cond (B, in_dim) -> mean and log-variance, each (B, out_dim)."""
-        h = torch.tanh(self.value(cond)) * torch.sigmoid(self.gate(cond))
-        return self.mu(h), self.logvar(h)
-
+# --- building blocks (the gated Gaussian head of every distribution is nn.gaussian.GatedGaussianHead) --
 
 class LayeredGaussian(nn.Module):
     """p(z | cond) over ``num_layers`` latent layers, top layer first (TD-VAE, Appendix D).
@@ -124,14 +109,15 @@ class LayeredGaussian(nn.Module):
     same size and each layer's mean is z'_l plus the head's output: the network predicts a change of state.
     """
 
-    def __init__(self, cond_dim: int, hidden: int, z_dim: int, num_layers: int, residual: bool = False) -> None:
+    def __init__(self, cond_dim: int, hidden: int, z_dim: int, num_layers: int,
+                 residual: bool = False) -> None:
         super().__init__()
         self.z_dim, self.num_layers, self.residual = z_dim, num_layers, residual
-        self.heads = nn.ModuleList(
-            GaussianHead(cond_dim + (num_layers - 1 - l) * z_dim, hidden, z_dim) for l in range(num_layers))
+        self.heads = nn.ModuleList(GatedGaussianHead(cond_dim + (num_layers - 1 - l) * z_dim, hidden, z_dim)
+                                   for l in range(num_layers))
 
     def head(self, l: int, cond: Tensor, above: list[Tensor]) -> tuple[Tensor, Tensor]:
-        """Mean and log-variance (B, z_dim) of layer l given cond (B, cond_dim) and the sampled layers above."""
+        """Mean and log-variance (B, z_dim) of layer l given cond (B, cond_dim) and the layers above."""
         mu, logvar = self.heads[l](torch.cat([cond, *above], dim=-1))
         if self.residual:
             mu = mu + cond[:, l * self.z_dim:(l + 1) * self.z_dim]
@@ -140,14 +126,12 @@ class LayeredGaussian(nn.Module):
     def sample(self, cond: Tensor, noise: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """A reparameterised draw z = mu + sigma * noise, layer by layer from the top.
 
-        Args:
-            cond: (B, cond_dim).
-            noise: (B, num_layers * z_dim) standard-normal draws (default: fresh ones).
-        Returns:
-            z, mu, logvar, each (B, num_layers * z_dim); mu and logvar of each layer are those
-            given the sampled layers above it.
+        cond (B, cond_dim); noise (B, num_layers * z_dim) standard-normal draws (default: fresh ones).
+        Returns z, mu, logvar, each (B, num_layers * z_dim); each layer's mu and logvar are those given
+        the sampled layers above it.
         """
-        noise = torch.randn(cond.shape[0], self.num_layers * self.z_dim, device=cond.device) if noise is None else noise
+        if noise is None:
+            noise = torch.randn(cond.shape[0], self.num_layers * self.z_dim, device=cond.device)
         zs, mus, logvars = [None] * self.num_layers, [None] * self.num_layers, [None] * self.num_layers
         for l in reversed(range(self.num_layers)):
             mu, logvar = self.head(l, cond, zs[l + 1:])
@@ -190,19 +174,20 @@ class TDVAE(nn.Module):
                                      nn.Linear(c.decoder_hidden, c.x_dim))  # p_D(x | z)
 
     def beliefs(self, x: Tensor) -> Tensor:
-        """Belief states b_1..b_T (B, T, belief_size) of a flat sequence x (B, T, x_dim); b_t sees x_<=t only."""
+        """Beliefs b_1..b_T (B, T, belief_size) of a flat sequence x (B, T, x_dim); b_t sees x_<=t only."""
         out, _ = self.belief_rnn(self.preprocess(x))
         return out
 
     def jump_code(self, dt: Tensor) -> list[Tensor]:
         """The jump size dt (B,) as input columns (an empty list if jumps are not fed): dt / D, or with
-        ``jump_one_hot = N`` a one-hot code of dt in 1..N (B, N), so that no jump size borrows another's map."""
+        ``jump_one_hot = N`` a one-hot code of dt in 1..N (B, N): no jump size borrows another's map."""
         c = self.config
         if not c.jump_input:
             return []
         if c.jump_one_hot:
             if int(dt.min()) < 1 or int(dt.max()) > c.jump_one_hot:
-                raise ValueError(f"This model codes jumps of 1..{c.jump_one_hot} steps; got {dt.min()}..{dt.max()}.")
+                raise ValueError(f"This model codes jumps of 1..{c.jump_one_hot} steps; "
+                                 f"got {dt.min()}..{dt.max()}.")
             return [F.one_hot(dt.long() - 1, c.jump_one_hot).float()]
         return [dt.float()[:, None] / c.max_jump]
 
@@ -233,7 +218,8 @@ def flatten_video(video: Tensor) -> Tensor:
 # --- the loss -------------------------------------------------------------------------------------
 
 def sample_time_pairs(batch_size: int, num_frames: int, max_jump: int, *, long_jump_prob: float = 0.0,
-                      long_max_jump: int = 0, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+                      long_max_jump: int = 0,
+                      generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
     """Time points (t1, t2), each (B,), 0-based: t2 − t1 ~ U{1..D}, then t1 uniform where t2 fits in T.
 
     With probability ``long_jump_prob`` the jump is drawn from U{1..long_max_jump} instead (Sec. 5.3).
@@ -282,7 +268,8 @@ def tdvae_loss(model: TDVAE, x: Tensor, t1: Tensor, t2: Tensor,
         kl_smoothing = gaussian_kl(mu_q, logvar_q, mu_pb1, logvar_pb1).sum(-1)
         log_pb2 = -0.5 * (LOG_2PI + 1 + logvar_b2).sum(-1)  # E[log p_B(z_t2 | b_t2)] = −entropy
     else:
-        kl_smoothing = (gaussian_log_prob(z1, mu_q, logvar_q) - gaussian_log_prob(z1, mu_pb1, logvar_pb1)).sum(-1)
+        kl_smoothing = (gaussian_log_prob(z1, mu_q, logvar_q)
+                        - gaussian_log_prob(z1, mu_pb1, logvar_pb1)).sum(-1)
         log_pb2 = gaussian_log_prob(z2, mu_b2, logvar_b2).sum(-1)
     kl_transition = log_pb2 - log_pt
     loss = recon + kl_smoothing + kl_transition  # Eq. 6, negated
@@ -292,155 +279,62 @@ def tdvae_loss(model: TDVAE, x: Tensor, t1: Tensor, t2: Tensor,
 
 # --- rollouts -------------------------------------------------------------------------------------
 
-@torch.no_grad()
-def rollout(model: TDVAE, x: Tensor, jumps: list[int], *, seed: int | None = None, mean: bool = False) -> Tensor:
+def rollout(model: TDVAE, x: Tensor, jumps: list[int], *, seed: int | None = None,
+            mean: bool = False) -> Tensor:
     """Imagine the future in latent space from the belief after the observed sequence x (B, T, x_dim).
 
     z ~ p_B(z | b_T), then z ← p_T(z' | z, dt) for each dt in ``jumps``; every state is decoded to its mean.
     ``mean=True`` follows the mean of every distribution instead of sampling (one "most likely" path).
-    Returns (B, len(jumps), x_dim): entry k is the frame at time T − 1 + jumps[0] + ... + jumps[k].
+    Returns (B, len(jumps), x_dim) on the model's device: entry k is the frame at time
+    T − 1 + jumps[0] + ... + jumps[k].
     """
-    was_training = model.training
-    model.eval()
-    if seed is not None:
-        torch.manual_seed(seed)
-    b = model.beliefs(x)[:, -1]
-    zeros = torch.zeros(x.shape[0], model.config.latent_size, device=x.device) if mean else None
-    z, _, _ = model.belief.sample(b, zeros)
-    frames = []
-    for dt in jumps:
-        dt_batch = torch.full((x.shape[0],), dt, device=x.device)
-        z, _, _ = model.transition.sample(torch.cat([z, *model.jump_code(dt_batch)], -1), zeros)
-        frames.append(model.decode_mean(z))
-    model.train(was_training)
+    if not jumps or min(jumps) < 1:
+        raise ValueError(f"jumps must be a non-empty list of steps of at least 1; got {jumps}.")
+    dev, gen = model_device(model), rng(seed)
+    x = x.to(dev)
+    shape = (x.shape[0], model.config.latent_size)
+
+    def noise() -> Tensor:  # (B, latent_size) standard-normal draws (zeros: follow the means)
+        return torch.zeros(shape, device=dev) if mean else torch.randn(shape, generator=gen).to(dev)
+
+    with eval_mode(model):
+        z, _, _ = model.belief.sample(model.beliefs(x)[:, -1], noise())  # z ~ p_B(z | b_T)
+        frames = []
+        for dt in jumps:
+            dt_batch = torch.full((x.shape[0],), dt, device=dev)
+            z, _, _ = model.transition.sample(torch.cat([z, *model.jump_code(dt_batch)], -1), noise())  # p_T
+            frames.append(model.decode_mean(z))
     return torch.stack(frames, dim=1)
 
 
-@torch.no_grad()
 def predict(model: TDVAE, context: Tensor, horizon: int, *, jump: int = 1, seed: int | None = None) -> Tensor:
     """Jumpy rollouts of ``horizon`` frames after ``context`` (B, 1, T_ctx, H, W) in [0, 1].
 
-    Frame k (0-based) of the result is the model's frame at time T_ctx − 1 + (k + 1) * jump.
-    Returns (B, 1, horizon, H, W) in [0, 1] (pixel probabilities of p_D).
+    H = W = ``config.frame_size``. Frame k (0-based) of the result is the model's frame at time
+    T_ctx − 1 + (k + 1) * jump.
+    Returns (B, 1, horizon, H, W) in [0, 1] on the CPU (pixel probabilities of p_D).
     """
-    dev = next(model.parameters()).device
-    size = context.shape[-1]
-    flat = rollout(model, flatten_video(context.to(dev)), [jump] * horizon, seed=seed)
-    return rearrange(flat, "b t (c h w) -> b c t h w", c=1, h=size, w=size).cpu()
+    c = model.config
+    if c.data != "digits":
+        raise ValueError("predict takes videos; an oscillator model's sequences (B, T, 1) go to rollout().")
+    if horizon < 1 or jump < 1:
+        raise ValueError(f"horizon (frames) and jump (steps) must be at least 1; got {horizon} and {jump}.")
+    validate_clip(context, channels=1, frame_size=c.frame_size, name="context")
+    flat = rollout(model, flatten_video(context), [jump] * horizon, seed=seed)
+    return rearrange(flat, "b t (c h w) -> b c t h w", c=1, h=c.frame_size).cpu()
 
 
-# --- measuring identity and direction (Sec. 5.2: "rollouts keep the digit and its direction") ----
-
-class ShiftInvariantDigitClassifier(nn.Module):
-    """A digit classifier that cannot be fooled by a cyclic horizontal shift.
-
-    Its input is |FFT| of every row along the width, which a cyclic roll leaves unchanged, so a
-    rolled digit is the same digit for it (2-layer MLP on (28 rows x 15 frequencies)).
-    """
-
-    def __init__(self, size: int = 28) -> None:
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(size * (size // 2 + 1), 256), nn.ReLU(), nn.Linear(256, 10))
-
-    def forward(self, frames: Tensor) -> Tensor:
-        """frames (N, H, W) in [0, 1] -> logits (N, 10)."""
-        spectrum = torch.fft.rfft(frames, dim=-1).abs()
-        return self.net(rearrange(spectrum, "n h f -> n (h f)"))
-
-
-def train_digit_classifier(steps: int = 600, batch_size: int = 128, seed: int = 0) -> ShiftInvariantDigitClassifier:
-    """Train the identity classifier on train sprites (grey and binarised, alternately), in a few seconds."""
-    gen = seed_everything(seed)
-    images, labels = (torch.from_numpy(a) for a in load_digit_sprites("train"))
-    clf = ShiftInvariantDigitClassifier(images.shape[-1])
-    opt = torch.optim.Adam(clf.parameters(), lr=2e-3, weight_decay=1e-4)
-    for step in range(steps):
-        k = torch.randint(len(images), (batch_size,), generator=gen)
-        x = images[k] if step % 2 == 0 else (torch.rand(images[k].shape, generator=gen) < images[k]).float()
-        loss = F.cross_entropy(clf(x), labels[k])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return clf.eval()
-
-
-def shift_between(a: Tensor, b: Tensor, max_shift: int = 5) -> Tensor:
-    """The cyclic horizontal shift s in [−max_shift, max_shift] that best maps frames a onto b.
-
-    a, b: (N, H, W). Returns (N,) integers: argmax_s sum(b * roll(a, s)) (cross-correlation).
-    A tie (e.g. identical frames, s = 0 wins ties) gives 0: no motion seen.
-    """
-    shifts = list(range(-max_shift, max_shift + 1))
-    scores = torch.stack([(b * torch.roll(a, s, dims=-1)).sum((-2, -1)) for s in shifts], dim=-1)
-    zero = scores[:, max_shift:max_shift + 1]
-    best = scores.argmax(-1)
-    best = torch.where(scores.max(-1).values > zero[:, 0] + 1e-6, best, torch.full_like(best, max_shift))
-    return best - max_shift
-
-
-@torch.no_grad()
-def identity_and_direction(context: Tensor, future: Tensor, labels: Tensor, directions: Tensor,
-                           classifier: nn.Module) -> dict[str, float]:
-    """How well predicted frames keep the digit's identity and direction.
-
-    Args:
-        context: (N, 1, T_ctx, H, W) observed frames; future: (N, 1, K, H, W) predicted frames.
-        labels, directions: (N,) true digit class and direction (−1 or +1).
-    Returns:
-        ``identity``: fraction of predicted frames the classifier labels as the true digit;
-        ``direction``: fraction of videos whose summed predicted displacement (last context frame,
-        then frame to frame) has the true sign (no motion counts as wrong).
-    """
-    frames = future[:, 0]  # (N, K, H, W)
-    pred = classifier(rearrange(frames, "n k h w -> (n k) h w")).argmax(-1)
-    identity = (rearrange(pred, "(n k) -> n k", n=len(frames)) == labels[:, None]).float().mean()
-    seq = torch.cat([context[:, 0, -1:], frames], dim=1)
-    moves = [shift_between(seq[:, k], seq[:, k + 1]) for k in range(seq.shape[1] - 1)]
-    total = torch.stack(moves, -1).sum(-1)
-    direction = (torch.sign(total) == directions).float().mean()
-    return {"identity": float(identity), "direction": float(direction)}
-
-
-def test_videos(n: int, num_frames: int = 20) -> dict[str, Tensor]:
-    """n test-split shifting-digit videos (test sprites): ``video`` (n, 1, T, 28, 28), ``label``, ``direction``."""
-    data = ShiftingDigits("test", num_videos=n, num_frames=num_frames)
-    items = [data[i] for i in range(n)]
-    return {"video": torch.stack([it["video"] for it in items]),
-            "label": torch.tensor([it["label"] for it in items]),
-            "direction": torch.tensor([it["direction"] for it in items])}
-
-
-def prediction_task(model: TDVAE, n: int, context_frames: int = 10, horizon: int = 10) -> tuple[Tensor, Tensor, dict]:
-    """``n`` held-out clips to continue: context ``(n, 1, context_frames, 28, 28)``, the true future
-    ``(n, 1, horizon, 28, 28)`` and the keyword arguments ``predict`` needs (none)."""
-    video = test_videos(n, context_frames + horizon)["video"]
-    return video[:, :, :context_frames], video[:, :, context_frames:], {}
-
-
-def evaluate(model: TDVAE, n: int = 1000, *, context_frames: int = 10, horizon: int = 10,
-             classifier: nn.Module | None = None, seed: int = 0) -> dict[str, float]:
-    """Identity agreement and direction accuracy of jumpy rollouts vs copy-last-frame, on n test videos.
-
-    Rollouts of ``horizon`` frames follow ``context_frames`` observed ones, with jumps of 1 and of 2.
-    ``classifier_on_truth`` is the classifier's accuracy on the true future frames (the ceiling).
-    """
-    classifier = classifier or train_digit_classifier()
-    data = test_videos(n, context_frames + 2 * horizon)
-    video, labels, dirs = data["video"], data["label"], data["direction"]
-    context, truth = video[:, :, :context_frames], video[:, :, context_frames:context_frames + horizon]
-    out = {}
-    for name, future in [("tdvae", predict(model, context, horizon, jump=1, seed=seed)),
-                         ("tdvae_jump2", predict(model, context, horizon, jump=2, seed=seed)),
-                         ("copy_last", copy_last_frame(context, horizon)),
-                         ("truth", truth)]:
-        scores = identity_and_direction(context, future, labels, dirs, classifier)
-        out[f"identity_{name}"], out[f"direction_{name}"] = scores["identity"], scores["direction"]
-    return {k: round(v, 4) for k, v in out.items()}
+def prediction_task(model: TDVAE, n: int) -> tuple[Tensor, Tensor, dict]:
+    """``n`` held-out clips to continue: context ``(n, 1, 10, 28, 28)``, the true future
+    ``(n, 1, 10, 28, 28)`` and the keyword arguments ``predict`` needs (none); test digits, in {0, 1}."""
+    data = ShiftingDigits("test", num_videos=n, num_frames=20)
+    video = torch.stack([data[i]["video"] for i in range(n)])
+    return video[:, :, :10], video[:, :, 10:], {}
 
 
 # --- training, the shipped checkpoint ------------------------------------------------------------
 
-def training_batches(config: Config, generator: torch.Generator):
+def training_batches(config: Config, generator: torch.Generator) -> Iterator[Tensor]:
     """An endless stream of training sequences (B, T, x_dim) for ``config.data``."""
     if config.data == "oscillator":
         while True:
@@ -451,116 +345,28 @@ def training_batches(config: Config, generator: torch.Generator):
         yield flatten_video(shifting_digit_batch(sprites, config.batch_size, config.num_frames, generator))
 
 
-def training_step(model: TDVAE, trainer: Trainer, x: Tensor) -> dict[str, float]:
-    """One Adam step on the negative ELBO (Eq. 6) with fresh (t1, t2) per sequence."""
+def training_step(model: TDVAE, trainer: Trainer, batch: Tensor) -> dict[str, float]:
+    """One Adam step on the negative ELBO (Eq. 6), fresh (t1, t2) per sequence; batch (B, T, x_dim)."""
     c = model.config
-    t1, t2 = sample_time_pairs(x.shape[0] * c.pairs_per_sequence, x.shape[1], c.max_jump,
+    t1, t2 = sample_time_pairs(batch.shape[0] * c.pairs_per_sequence, batch.shape[1], c.max_jump,
                                long_jump_prob=c.long_jump_prob, long_max_jump=c.long_max_jump)
-    t1, t2 = (rearrange(t, "(b k) -> b k", b=x.shape[0]).to(x.device) for t in (t1, t2))
-    terms = tdvae_loss(model, x, t1, t2)
+    t1, t2 = (rearrange(t, "(b k) -> b k", b=batch.shape[0]).to(batch.device) for t in (t1, t2))
+    terms = tdvae_loss(model, batch, t1, t2)
     trainer.update("model", terms["loss"])
     return {k: float(v.detach()) for k, v in terms.items()}
 
 
 def train(config: Config, steps: int | None = None, *, run_dir: str | Path | None = None, seed: int = 0,
-          progress: bool = True, evaluate_after: bool = True) -> tuple[TDVAE, dict[str, float]]:
-    """Train a TD-VAE; returns the model (eval mode) and metrics (final losses, and for digits the
-    identity/direction scores of ``config.eval_rollouts`` test rollouts vs copy-last-frame)."""
-    steps = config.steps if steps is None else steps
+          progress: bool = True, time_limit_s: float | None = None) -> tuple[TDVAE, dict[str, float]]:
+    """Train a TD-VAE on the course's recipe; returns the model (eval mode) and its final training losses."""
     gen = seed_everything(seed)
     model = build(config)
     optimizers = {"model": torch.optim.Adam(model.parameters(), lr=config.lr)}
-    trainer = Trainer({"model": model}, optimizers, grad_clip=config.grad_clip, run_dir=run_dir,
-                      checkpoint_every=500 if run_dir else 0, log_every=50, seed=seed, progress=progress)
-    history = trainer.fit(lambda tr, x: training_step(model, tr, x), training_batches(config, gen), steps)
-    metrics = {f"final_{k}": round(v, 4) for k, v in history[-1].items() if k != "step"}
-    metrics["train_wall_time_s"] = round(trainer.wall_time_s, 1)  # summed over resumed runs
-    if evaluate_after and config.data == "digits" and config.eval_rollouts > 0:
-        metrics.update(evaluate(model.cpu(), config.eval_rollouts))
-        metrics["eval_rollouts"] = config.eval_rollouts
-    return model, metrics
+    return run(model, optimizers, training_step, training_batches(config, gen),
+               config.steps if steps is None else steps, run_dir=run_dir, seed=seed,
+               grad_clip=config.grad_clip, progress=progress, time_limit_s=time_limit_s)
 
 
-def load_pretrained(device: torch.device | str | None = None, path: str | Path | None = None) -> TDVAE:
+def load_pretrained(device: torch.device | str | None = None, *, path: str | Path | None = None) -> TDVAE:
     """The shipped checkpoint ``data/checkpoints/tdvae.pt``, checked against its card, in eval mode."""
     return load_model(CHECKPOINT, Config, build, device, path)
-
-
-# --- the noisy oscillator (Sec. 5.3) --------------------------------------------------------------
-
-@torch.no_grad()
-def oscillator_rollouts(model: TDVAE, n: int = 200, *, context: int = 40, first_jump: int = 20,
-                        unit_steps: int = 30, seed: int = 0, data_seed: int = 1,
-                        mean: bool = False, direct: bool = False) -> dict[str, Tensor]:
-    """Observe ``context`` steps, jump ``first_jump`` ahead in one go, then take ``unit_steps`` steps of 1.
-
-    With ``direct=True`` every one of those times is instead reached by a single jump from the same
-    state drawn from the belief (jumps of first_jump, first_jump + 1, ...; no step is chained).
-    ``data_seed`` picks the sequences, ``seed`` the rollout's random draws.
-    Returns ``observed`` (n, context), ``truth`` (n, T) the clean signal over the whole span,
-    ``times`` (unit_steps + 1,) and ``rollout`` (n, unit_steps + 1) the imagined values at those times,
-    and the true ``omega`` and ``amplitude`` (n,).
-    """
-    total = context + first_jump + unit_steps
-    data = oscillator_batch(n, total, generator=torch.Generator().manual_seed(data_seed),
-                            omega_range=model.config.omega_range)
-    observed = data["x"][:, :context]
-    if direct:  # the same seed gives the same draw from p_B for every jump
-        rollout_x = torch.cat([rollout(model, observed, [first_jump + k], seed=seed, mean=mean)
-                               for k in range(unit_steps + 1)], dim=1)[..., 0]
-    else:
-        rollout_x = rollout(model, observed, [first_jump] + [1] * unit_steps, seed=seed, mean=mean)[..., 0]
-    times = context - 1 + first_jump + torch.arange(unit_steps + 1)
-    return {"observed": data["x"][:, :context, 0], "truth": data["clean"][..., 0], "times": times,
-            "rollout": rollout_x, "omega": data["omega"], "amplitude": data["amplitude"]}
-
-
-def oscillator_scores(result: dict[str, Tensor]) -> dict[str, float]:
-    """How well rollouts match the truth: RMSE against the clean signal, and the fitted frequency and amplitude.
-
-    Baselines, measured the same way: predicting 0 (the signal's mean), repeating the last observation,
-    and, for frequency and amplitude, guessing the middle of the data's ranges (omega 0.3, amplitude 0.75).
-    ``omega_rollout`` and ``amplitude_rollout`` are the fitted values averaged over rollouts;
-    ``amplitude_corr`` is their correlation with the true amplitudes (0: one size for every sequence).
-    """
-    truth = result["truth"][:, result["times"]]
-    last = result["observed"][:, -1:].expand_as(truth)
-    omega, amplitude = fit_sinusoid(result["rollout"])  # needs a rollout over at least one period
-    rmse = lambda pred: float(((pred - truth) ** 2).mean().sqrt())
-    return {"rmse": rmse(result["rollout"]), "rmse_zero": rmse(torch.zeros_like(truth)), "rmse_last": rmse(last),
-            "omega_error": float((omega - result["omega"]).abs().mean()),
-            "amplitude_error": float((amplitude - result["amplitude"]).abs().mean()),
-            "omega_error_guess": float((0.3 - result["omega"]).abs().mean()),
-            "amplitude_error_guess": float((0.75 - result["amplitude"]).abs().mean()),
-            "omega_rollout": float(omega.mean()), "amplitude_rollout": float(amplitude.mean()),
-            "amplitude_corr": float(torch.corrcoef(torch.stack([amplitude, result["amplitude"]]))[0, 1])}
-
-
-def linear_probe_r2(train_features: Tensor, train_targets: Tensor, test_features: Tensor,
-                    test_targets: Tensor) -> Tensor:
-    """R² on test data of a least-squares linear read-out (with bias) fitted on training data.
-
-    features (N, F), targets (N, K) -> (K,): 1 = the targets are a linear function of the features,
-    0 = no better than predicting their mean.
-    """
-    ones = lambda f: torch.cat([f, torch.ones(len(f), 1, dtype=f.dtype)], dim=1)
-    weights = torch.linalg.lstsq(ones(train_features.double()), train_targets.double()).solution
-    residual = ones(test_features.double()) @ weights - test_targets.double()
-    return (1 - residual.pow(2).mean(0) / test_targets.double().var(0, unbiased=False)).float()
-
-
-@torch.no_grad()
-def oscillator_belief_probe(model: TDVAE, n: int = 2000, *, context: int = 30, seed: int = 2) -> dict[str, float]:
-    """Does the belief after ``context`` noisy observations know where the oscillator is and where it goes?
-
-    A linear read-out of b_T (fitted on 3/4 of n sequences, scored on the rest) for the clean value now
-    (``x_now``), at the next step (``x_next``: with x_now, the phase) and the amplitude. Returns R² for each.
-    """
-    data = oscillator_batch(n, context + 1, generator=torch.Generator().manual_seed(seed),
-                            omega_range=model.config.omega_range)
-    belief = model.beliefs(data["x"][:, :context])[:, -1]  # (n, belief_size)
-    clean = data["clean"][..., 0]
-    targets = torch.stack([clean[:, context - 1], clean[:, context], data["amplitude"]], dim=1)  # (n, 3)
-    k = 3 * n // 4
-    r2 = linear_probe_r2(belief[:k], targets[:k], belief[k:], targets[k:])
-    return dict(zip(["x_now", "x_next", "amplitude"], r2.tolist()))

@@ -16,20 +16,23 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import math
+import functools
+import itertools
+from pathlib import Path
 from typing import NamedTuple
 
 import torch
 from einops import rearrange, repeat
 from torch import Tensor, nn
 
-import vidgen_lib
 from vidgen_lib.augment import diff_augment, parse_policy
 from vidgen_lib.checkpoints import load_model
 from vidgen_lib.datasets import MovingDigits
 from vidgen_lib.losses import discriminator_loss, generator_loss
+from vidgen_lib.nn.conv import bilinear_init, conv_block, normal_init, up_block
 from vidgen_lib.nn.ema import ema_update, recalibrate_batchnorm
-from vidgen_lib.train import Trainer, TrainingSnapshots, infinite_batches, loader, with_snapshots
+from vidgen_lib.runtime import eval_mode, model_device, rng, seed_everything
+from vidgen_lib.train import Trainer, TrainingSnapshots, batches, run
 
 
 @dataclasses.dataclass
@@ -78,25 +81,23 @@ class Config:
         self.discriminator_widths = tuple(self.discriminator_widths)
         layers = len(self.generator_widths)
         if self.frame_size != 4 * 2**layers or self.num_frames != self.frame_size // 2:
-            raise ValueError(
-                f"{layers} generator layers make clips of {2 * 2**layers} frames of {4 * 2**layers}x"
-                f"{4 * 2**layers} pixels, not {self.num_frames} frames of {self.frame_size}x"
-                f"{self.frame_size}: use one width per doubling (frame_size = 4 * 2**layers, "
-                "num_frames = frame_size / 2)."
-            )
-        if self.upsample_init not in ("normal", "bilinear"):
-            raise ValueError(f"upsample_init must be 'normal' or 'bilinear', got {self.upsample_init!r}.")
-        if self.discriminator_norm not in ("batch", "spectral"):
-            raise ValueError(f"discriminator_norm must be 'batch' or 'spectral', got {self.discriminator_norm!r}.")
-        if self.loss not in ("hinge", "bce"):
-            raise ValueError(f"loss must be 'hinge' or 'bce', got {self.loss!r}.")
+            side, asked = 4 * 2**layers, f"{self.num_frames} frames of {self.frame_size}x{self.frame_size}"
+            raise ValueError(f"{layers} generator layers make clips of {side // 2} frames of {side}x{side} "
+                             f"pixels, not {asked}: use one width per doubling (frame_size = 4 * 2**layers, "
+                             "num_frames = frame_size / 2).")
+        choices = {"upsample_init": ("normal", "bilinear"), "discriminator_norm": ("batch", "spectral"),
+                   "loss": ("hinge", "bce")}
+        for field, allowed in choices.items():
+            value = getattr(self, field)
+            if value not in allowed:
+                raise ValueError(f"{field} must be '{allowed[0]}' or '{allowed[1]}', got {value!r}.")
         parse_policy(self.augment)  # raises on an unknown augmentation
         if len(self.discriminator_widths) != layers:
             raise ValueError(f"discriminator_widths needs {layers} entries (one per halving), "
                              f"got {len(self.discriminator_widths)}.")
 
     @classmethod
-    def preset(cls, name: str) -> "Config":
+    def preset(cls, name: str) -> Config:
         """``tutorial``: 16 frames of 32×32 on one CPU thread in about 45 minutes;
         ``full``: the paper's sizes (32 frames of 64×64, widths 512…64, batch 64), for a GPU."""
         if name == "tutorial":
@@ -107,51 +108,14 @@ class Config:
                        eval_videos=2048)
         raise ValueError(f"Unknown preset {name!r}: use 'tutorial' or 'full'.")
 
-    def paper(self) -> "Config":
-        """This config with the paper's recipe: BCE loss, BatchNorm in D, one Adam (2e-4, β = (0.5, 0.999)) for
-        both players, no augmentation; sizes, averaging and budget unchanged."""
-        return dataclasses.replace(self, loss="bce", discriminator_norm="batch", augment="", lr=2e-4, disc_lr=2e-4,
-                                   beta1=0.5, beta2=0.999)
+    def paper(self) -> Config:
+        """This config with the paper's recipe: BCE loss, BatchNorm in D, one Adam (2e-4, β = (0.5, 0.999))
+        for both players, no augmentation; sizes, averaging and budget unchanged."""
+        return dataclasses.replace(self, loss="bce", discriminator_norm="batch", augment="", lr=2e-4,
+                                   disc_lr=2e-4, beta1=0.5, beta2=0.999)
 
 
 # --- building blocks ------------------------------------------------------------------------------
-
-def up_block(c_in: int, c_out: int, dims: int) -> nn.Sequential:
-    """Transposed conv (kernel 4, stride 2, padding 1: doubles every axis) + BatchNorm + ReLU."""
-    conv, norm = (nn.ConvTranspose3d, nn.BatchNorm3d) if dims == 3 else (nn.ConvTranspose2d, nn.BatchNorm2d)
-    return nn.Sequential(conv(c_in, c_out, 4, 2, 1, bias=False), norm(c_out), nn.ReLU())
-
-
-def init_weights(module: nn.Module) -> None:
-    """Sec. 3.4: convolutions drawn from N(0, 0.01); BatchNorm scales from N(1, 0.02)."""
-    if isinstance(module, (nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
-        nn.init.normal_(module.weight, 0.0, 0.01)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, (nn.BatchNorm2d, nn.BatchNorm3d)):
-        nn.init.normal_(module.weight, 1.0, 0.02)
-        nn.init.zeros_(module.bias)
-
-
-def bilinear_init(module: nn.Module) -> None:
-    """Start every doubling transposed conv as bilinear up-sampling of randomly mixed channels.
-
-    A transposed conv with kernel 4 and stride 2 draws even and odd output positions with different
-    kernel taps, so random weights start with checkerboard patterns in space *and* flicker in time
-    (Odena, Dumoulin, Olah, "Deconvolution and Checkerboard Artifacts", Distill 2016). Here the
-    weight starts as ``mix[c_in, c_out] · k(t) k(h) k(w)`` with ``k = [1, 3, 3, 1] / 4`` (bilinear
-    up-sampling), plus a little noise: the same layer, a smooth start.
-    """
-    if isinstance(module, (nn.ConvTranspose2d, nn.ConvTranspose3d)) and module.stride[0] == 2:
-        taps = torch.tensor([1.0, 3.0, 3.0, 1.0]) / 4
-        kernel = taps
-        for _ in range(module.weight.ndim - 3):
-            kernel = kernel[..., None] * taps  # outer product: (4,), (4, 4), (4, 4, 4)
-        with torch.no_grad():
-            mix = torch.randn(module.weight.shape[:2]) * 0.01
-            module.weight.copy_(mix.view(*mix.shape, *[1] * kernel.ndim) * kernel)
-            module.weight.add_(torch.randn_like(module.weight) * 0.001)
-
 
 def compose(foreground: Tensor, mask: Tensor, background: Tensor) -> Tensor:
     """The two-stream composition G(z) = m ⊙ f + (1 − m) ⊙ b (Sec. 3.2).
@@ -188,8 +152,8 @@ class VGANGenerator(nn.Module):
         self.config = config
         # Sec. 3.2, foreground stream: z as a (z_dim, 1, 1, 1) volume -> (w0, 2, 4, 4) -> ... doubling.
         self.trunk = nn.Sequential(
-            nn.ConvTranspose3d(config.z_dim, w[0], (2, 4, 4), bias=False), nn.BatchNorm3d(w[0]), nn.ReLU(),
-            *[up_block(a, b, dims=3) for a, b in zip(w, w[1:])],
+            *conv_block(config.z_dim, w[0], dims=3, transpose=True, kernel=(2, 4, 4), stride=1, padding=0),
+            *[up_block(a, b, dims=3) for a, b in itertools.pairwise(w)],
         )
         self.foreground = nn.Sequential(nn.ConvTranspose3d(w[-1], c, 4, 2, 1), nn.Tanh())
         self.mask = self.background = None
@@ -197,11 +161,11 @@ class VGANGenerator(nn.Module):
             # Sec. 3.2: the mask shares the trunk; the background is a separate 2-D network.
             self.mask = nn.Sequential(nn.ConvTranspose3d(w[-1], 1, 4, 2, 1), nn.Sigmoid())
             self.background = nn.Sequential(
-                nn.ConvTranspose2d(config.z_dim, w[0], 4, bias=False), nn.BatchNorm2d(w[0]), nn.ReLU(),
-                *[up_block(a, b, dims=2) for a, b in zip(w, w[1:])],
+                *conv_block(config.z_dim, w[0], dims=2, transpose=True, kernel=4, stride=1, padding=0),
+                *[up_block(a, b, dims=2) for a, b in itertools.pairwise(w)],
                 nn.ConvTranspose2d(w[-1], c, 4, 2, 1), nn.Tanh(),
             )
-        self.apply(init_weights)
+        self.apply(functools.partial(normal_init, std=0.01))  # Sec. 3.4: weights from N(0, 0.01)
         if config.upsample_init == "bilinear":
             self.apply(bilinear_init)
 
@@ -229,12 +193,14 @@ class VGANDiscriminator(nn.Module):
         w, spectral = config.discriminator_widths, config.discriminator_norm == "spectral"
         # Sec. 3.3: strided 3-D convs halve time and space; LeakyReLU 0.2; BatchNorm after all but the first.
         layers: list[nn.Module] = [nn.Conv3d(config.channels, w[0], 4, 2, 1), nn.LeakyReLU(0.2)]
-        for a, b in zip(w, w[1:]):
-            norm = nn.Identity() if spectral else nn.BatchNorm3d(b, eps=1e-3)
-            layers += [nn.Conv3d(a, b, 4, 2, 1, bias=spectral), norm, nn.LeakyReLU(0.2)]
+        for a, b in itertools.pairwise(w):
+            block = conv_block(a, b, dims=3, norm="none" if spectral else "batch", act="lrelu")
+            if not spectral:
+                block[1].eps = 1e-3  # as the reference code's VolumetricBatchNormalization
+            layers += block
         layers.append(nn.Conv3d(w[-1], 1, (2, 4, 4)))  # (w[-1], 2, 4, 4) -> one logit
         self.net = nn.Sequential(*layers)
-        self.apply(init_weights)
+        self.apply(functools.partial(normal_init, std=0.01))
         if spectral:  # Miyato et al. 2018: every conv scaled to spectral norm 1, instead of BatchNorm
             for layer in self.net:
                 if isinstance(layer, nn.Conv3d):
@@ -243,6 +209,9 @@ class VGANDiscriminator(nn.Module):
     def forward(self, video: Tensor) -> Tensor:
         """``(B, C, T, H, W)`` in [0, 1] → logits ``(B,)`` (positive means "real")."""
         return rearrange(self.net(video * 2 - 1), "b 1 1 1 1 -> b")
+
+
+SNAPSHOT_SAMPLES = 8  # clips per training snapshot, drawn from the same latents every time
 
 
 class VGAN(nn.Module):
@@ -272,12 +241,9 @@ class VGAN(nn.Module):
 
     def recalibrate_ema(self, batches: int = 50, batch_size: int = 64) -> None:
         """Re-estimate the averaged generator's BatchNorm statistics for its averaged weights."""
-        device = next(self.parameters()).device
-        z = lambda gen: torch.randn(batch_size, self.config.z_dim, generator=gen).to(device)
+        device = model_device(self)
+        z = lambda gen: torch.randn(batch_size, self.config.z_dim, generator=gen).to(device)  # noqa: E731
         recalibrate_batchnorm(self.generator_ema, lambda gen: self.generator_ema(z(gen)), batches)
-
-
-SNAPSHOT_SAMPLES = 8  # clips per training snapshot, drawn from the same latents every time
 
 
 def build(config: Config) -> VGAN:
@@ -285,7 +251,7 @@ def build(config: Config) -> VGAN:
     return VGAN(config)
 
 
-# --- the objective --------------------------------------------------------------------------------
+# --- the objective and training -------------------------------------------------------------------
 
 def mask_penalty(mask: Tensor, weight: float = 0.1) -> Tensor:
     """The sparsity prior λ‖m(z)‖₁ on the mask (Sec. 3.2), averaged over its elements.
@@ -301,12 +267,12 @@ def mask_penalty(mask: Tensor, weight: float = 0.1) -> Tensor:
     return weight * mask.abs().mean()
 
 
-def training_step(trainer: Trainer, batch: dict[str, Tensor]) -> dict[str, float]:
+def training_step(model: VGAN, trainer: Trainer, batch: dict[str, Tensor]) -> dict[str, float]:
     """One iteration (Sec. 3.4): a discriminator step, then a generator step on the same fakes.
 
-    D sees every clip through ``config.augment`` (DiffAugment), real and fake alike.
+    ``batch["video"]`` is ``(B, C, T, H, W)`` in [0, 1]. D sees every clip through ``config.augment``
+    (DiffAugment), real and fake alike. Returns the losses and, with two streams, the mean mask.
     """
-    model: VGAN = trainer.modules["model"]
     G, D, config = model.generator, model.discriminator, model.config
     judge = lambda clips: D(diff_augment(clips, config.augment))  # noqa: E731
     real = batch["video"]  # (B, C, T, H, W) in [0, 1]
@@ -329,124 +295,66 @@ def training_step(trainer: Trainer, batch: dict[str, Tensor]) -> dict[str, float
     return values
 
 
-# --- data, training, evaluation -------------------------------------------------------------------
-
 def dataset(config: Config, split: str = "train", num_videos: int | None = None) -> MovingDigits:
     """The moving-digits clips VGAN learns: ``config.num_digits`` digit(s), ``(1, T, H, W)`` each."""
     return MovingDigits(split, num_videos or config.train_videos, config.num_frames, config.frame_size,
                         num_digits=config.num_digits)
 
 
-def make_trainer(model: VGAN, *, run_dir=None, seed: int = 0, progress: bool = True,
-                 device: torch.device | None = None, log_every: int = 50) -> Trainer:
-    """A :class:`Trainer` with one Adam per player: ``disc_lr`` for D, ``lr`` for G, β = (beta1, beta2)."""
-    c = model.config
-    adam = lambda module, lr: torch.optim.Adam(module.parameters(), lr=lr, betas=(c.beta1, c.beta2))  # noqa: E731
-    return Trainer({"model": model}, {"D": adam(model.discriminator, c.disc_lr), "G": adam(model.generator, c.lr)},
-                   run_dir=run_dir, checkpoint_every=500, log_every=log_every, seed=seed,
-                   device=device, progress=progress)
+def make_optimizers(model: VGAN, config: Config) -> dict[str, torch.optim.Optimizer]:
+    """One Adam per player (TTUR): ``disc_lr`` for D, ``lr`` for G, β = (beta1, beta2)."""
+    betas = (config.beta1, config.beta2)
+    return {"D": torch.optim.Adam(model.discriminator.parameters(), lr=config.disc_lr, betas=betas),
+            "G": torch.optim.Adam(model.generator.parameters(), lr=config.lr, betas=betas)}
 
 
-def train(config: Config, steps: int | None = None, *, run_dir=None, seed: int = 0, progress: bool = True,
-          time_limit_s: float | None = None) -> tuple[VGAN, dict[str, float]]:
+def train(config: Config, steps: int | None = None, *, run_dir: str | Path | None = None, seed: int = 0,
+          progress: bool = True, time_limit_s: float | None = None) -> tuple[VGAN, dict[str, float]]:
     """Train a VGAN on moving digits for ``steps`` iterations (default ``config.steps``), or until
-    ``time_limit_s`` seconds of training; returns ``(model, metrics)``.
+    ``time_limit_s`` seconds of training; returns ``(model, metrics)`` (see ``vidgen_lib.train.run``).
 
-    ``metrics`` holds the scores of :func:`evaluate` (``config.eval_videos`` samples; none if 0), the
-    last logged losses, the steps done and the training time. Three snapshots of samples from fixed
-    latents (after 10%, 30% and 100% of the run) are kept in ``model.snapshots``.
+    Samples from fixed latents after 10%, 30% and 100% of the run are kept in ``model.snapshots``;
+    the averaged generator's BatchNorm statistics are re-estimated at the end.
     """
-    steps = config.steps if steps is None else steps
-    vidgen_lib.seed_everything(seed)
+    seed_everything(seed)
     model = build(config)
-    trainer = make_trainer(model, run_dir=run_dir, seed=seed, progress=progress)
     fixed_z = latents(model, SNAPSHOT_SAMPLES, seed=1234)
-    draw = lambda: sample_from(model.generator_ema, fixed_z)  # noqa: E731
-    step_fn = with_snapshots(training_step, model.snapshots, draw, steps, time_limit_s)
-    history = trainer.fit(step_fn, infinite_batches(loader(dataset(config), config.batch_size, trainer.device)),
-                          steps, time_limit_s=time_limit_s)
-    model.recalibrate_ema()
-    model.snapshots.record(len(model.snapshots.steps) - 1, trainer.step, draw())
-    metrics = {f"final_{k}": round(v, 4) for k, v in history[-1].items() if k != "step"}
-    metrics["steps"] = trainer.step
-    metrics["train_wall_time_s"] = trainer.wall_time_s  # summed over resumed runs; the card's wall time
-    if config.eval_videos > 0:  # 0: no evaluation (a short live run)
-        metrics.update(evaluate(model, config.eval_videos, seed=seed))
-    return model.eval(), metrics
+    data = batches(dataset(config), config.batch_size)
+    return run(model, make_optimizers(model, config), training_step, data,
+               config.steps if steps is None else steps, run_dir=run_dir, seed=seed, progress=progress,
+               time_limit_s=time_limit_s, snapshot=lambda: sample_from(model.generator_ema, fixed_z),
+               finish=model.recalibrate_ema)
 
 
-@torch.no_grad()
+# --- sampling -------------------------------------------------------------------------------------
+
 def sample_from(generator: VGANGenerator, z: Tensor) -> Tensor:
-    """Clips ``(n, C, T, H, W)`` in [0, 1] of ``generator`` in eval mode (its mode is restored)."""
-    was_training = generator.training
-    video = generator.eval()(z)
-    generator.train(was_training)
-    return video
+    """Clips ``(n, C, T, H, W)`` in [0, 1] of ``generator`` for ``z`` ``(n, z_dim)``, drawn in eval mode."""
+    with eval_mode(generator):
+        return generator(z.to(model_device(generator)))
 
 
-@torch.no_grad()
 def sample(model: VGAN, n: int, *, seed: int | None = None) -> Tensor:
-    """``n`` generated clips ``(n, C, T, H, W)`` in [0, 1] (``seed`` makes them repeatable)."""
-    parts = generate_parts(model, latents(model, n, seed=seed))
-    return parts.video
+    """``n`` generated clips ``(n, C, T, H, W)`` in [0, 1] on the CPU (``seed`` makes them repeatable)."""
+    return generate_parts(model, latents(model, n, seed=seed)).video
 
 
 def latents(model: VGAN, n: int, *, seed: int | None = None) -> Tensor:
     """``n`` latent codes z ~ N(0, I) ``(n, z_dim)`` on the model's device."""
-    gen = torch.Generator().manual_seed(seed) if seed is not None else None
-    z = torch.randn(n, model.config.z_dim, generator=gen)
-    return z.to(next(model.parameters()).device)
+    if n < 1:
+        raise ValueError(f"n must be a positive number of clips, got {n}.")
+    return torch.randn(n, model.config.z_dim, generator=rng(seed)).to(model_device(model))
 
 
-@torch.no_grad()
 def generate_parts(model: VGAN, z: Tensor, batch_size: int = 256) -> GeneratorOutput:
-    """The clip and its foreground, mask and background for ``z`` ``(n, z_dim)``, in eval mode."""
-    was_training = model.training
-    model.eval()
-    chunks = [model.generator_ema.generate(zb) for zb in z.split(batch_size)]
-    model.train(was_training)
-    join = lambda parts: None if parts[0] is None else torch.cat(parts).cpu()
+    """The clip and its foreground, mask and background for ``z`` ``(n, z_dim)``, in eval mode, on the CPU."""
+    with eval_mode(model):
+        chunks = [model.generator_ema.generate(zb) for zb in z.split(batch_size)]
+    join = lambda parts: None if parts[0] is None else torch.cat(parts).cpu()  # noqa: E731
     return GeneratorOutput(*(join(parts) for parts in zip(*chunks)))
 
 
-def evaluate(model: VGAN, n: int, *, seed: int = 0) -> dict[str, float]:
-    """The model card's scores: ``metrics.generator_scores`` of ``n`` samples against ``n`` test clips,
-    next to the baselines built from ``n`` other (train split) clips, plus the samples' background
-    (``background_level``, ``background_flicker``: see :func:`background_stats`). Every distance
-    depends on N: compare only numbers with the same ``n``.
-    """
-    from vidgen_lib.datasets import video_batch
-    from vidgen_lib.evaluation import generator_scores
-
-    config = model.config
-    reference = video_batch(dataset(config, "test", n), n)
-    others = video_batch(dataset(config, "train", n), n)
-    samples = sample(model, n, seed=seed)
-    background = {f"background_{k}": round(v, 4) for k, v in background_stats(samples).items()
-                  if math.isfinite(v)}  # no dark, still pixel at all (an untrained model): nothing to report
-    return {**generator_scores(samples, reference, others, seed=seed), **background}
-
-
-def background_stats(videos: Tensor, threshold: float = 0.25) -> dict[str, float]:
-    """How dark and how still the background of clips is: the property the two streams build in.
-
-    Background pixels are those that stay below ``threshold`` in every frame (nothing bright ever
-    passes there). Returns their mean value (``level``) and their mean change between consecutive
-    frames (``flicker``); both are exactly 0 for real moving digits.
-
-    Args:
-        videos: ``(N, C, T, H, W)`` in [0, 1].
-    """
-    still = (videos.amax(dim=2, keepdim=True) < threshold).expand_as(videos)  # (N, C, T, H, W)
-    change = (videos[:, :, 1:] - videos[:, :, :-1]).abs()
-    return {"level": videos[still].mean().item(), "flicker": change[still[:, :, 1:]].mean().item()}
-
-
-def load_pretrained(device: torch.device | str | None = None, *, name: str = "vgan") -> VGAN:
-    """The shipped checkpoint ``data/checkpoints/<name>.pt``, built from its card's config, in eval mode.
-
-    Raises:
-        FileNotFoundError: the checkpoint is missing (the message says how to train it).
-        CheckpointError: the file does not match its model card.
-    """
-    return load_model(name, Config, build, device)
+def load_pretrained(device: torch.device | str | None = None, *, path: str | Path | None = None) -> VGAN:
+    """The shipped checkpoint ``data/checkpoints/vgan.pt`` (or ``path``), built from its card's config, in
+    eval mode. Raises FileNotFoundError (saying how to train it) or CheckpointError (not as its card says)."""
+    return load_model("vgan", Config, build, device, path)

@@ -8,12 +8,27 @@ pixel of every frame. Everything else (discriminator, optimiser, data, budget) i
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import torch
 
+from vidgen_lib.checkpoints import load_model
 from vidgen_lib.models import vgan
-from vidgen_lib.models.vgan import (SNAPSHOT_SAMPLES, VGAN, VGANDiscriminator, VGANGenerator, build, evaluate,
-                                    generate_parts, latents, sample, sample_from, train)
+from vidgen_lib.models.vgan import (
+    SNAPSHOT_SAMPLES,
+    VGAN,
+    VGANDiscriminator,
+    VGANGenerator,
+    build,
+    dataset,
+    generate_parts,
+    latents,
+    make_optimizers,
+    sample,
+    sample_from,
+    train,
+    training_step,
+)
 
 NAME = "vgan_one_stream"
 
@@ -25,10 +40,11 @@ class Config(vgan.Config):
     two_stream: bool = False
 
 
-def load_pretrained(device: torch.device | str | None = None) -> VGAN:
-    """The shipped one-stream checkpoint ``data/checkpoints/vgan_one_stream.pt``, in eval mode."""
-    return vgan.load_pretrained(device, name=NAME)
+def load_pretrained(device: torch.device | str | None = None, *, path: str | Path | None = None) -> VGAN:
+    """The shipped checkpoint ``data/checkpoints/vgan_one_stream.pt`` (or ``path``), in eval mode."""
+    return load_model(NAME, Config, build, device, path)
 
 
-__all__ = ["Config", "VGAN", "VGANGenerator", "VGANDiscriminator", "build", "train", "sample", "sample_from",
-           "latents", "generate_parts", "evaluate", "load_pretrained", "SNAPSHOT_SAMPLES"]
+__all__ = ["Config", "VGAN", "VGANGenerator", "VGANDiscriminator", "build", "dataset", "make_optimizers",
+           "training_step", "train", "sample", "sample_from", "latents", "generate_parts", "load_pretrained",
+           "SNAPSHOT_SAMPLES"]

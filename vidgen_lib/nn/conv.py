@@ -10,11 +10,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-_CONV = {(2, False): nn.Conv2d, (3, False): nn.Conv3d, (2, True): nn.ConvTranspose2d, (3, True): nn.ConvTranspose3d}
+_CONV = {(2, False): nn.Conv2d, (3, False): nn.Conv3d,
+         (2, True): nn.ConvTranspose2d, (3, True): nn.ConvTranspose3d}
 
 
 def norm_layer(kind: str, channels: int, dims: int) -> nn.Module:
-    """``"batch"`` (BatchNorm), ``"group"`` (GroupNorm with 8 groups) or ``"none"`` for ``channels`` channels."""
+    """``"batch"`` (BatchNorm), ``"group"`` (GroupNorm, 8 groups) or ``"none"`` for ``channels`` channels."""
     if kind == "batch":
         return (nn.BatchNorm3d if dims == 3 else nn.BatchNorm2d)(channels)
     if kind == "group":
@@ -32,8 +33,8 @@ def activation(kind: str) -> nn.Module:
     return layers[kind]()
 
 
-def conv_block(c_in: int, c_out: int, *, dims: int = 2, transpose: bool = False, kernel=4, stride=2, padding=1,
-               norm: str = "batch", act: str = "relu", bias: bool | None = None) -> nn.Sequential:
+def conv_block(c_in: int, c_out: int, *, dims: int = 2, transpose: bool = False, kernel=4, stride=2,
+               padding=1, norm: str = "batch", act: str = "relu", bias: bool | None = None) -> nn.Sequential:
     """A (transposed) 2-D or 3-D convolution, a normalisation and an activation.
 
     ``bias`` defaults to False when a normalisation follows (it would cancel the bias) and True otherwise.

@@ -1,4 +1,4 @@
-"""Weight averaging for GAN generators: an exponential moving average, and BatchNorm statistics to match it."""
+"""Weight averaging for GAN generators: a moving average of weights, and BatchNorm statistics to match."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -24,7 +24,8 @@ def ema_update(average: nn.Module, model: nn.Module, decay: float) -> None:
 
 
 @torch.no_grad()
-def recalibrate_batchnorm(module: nn.Module, run_batch: Callable[[torch.Generator], Any], batches: int = 50) -> None:
+def recalibrate_batchnorm(module: nn.Module, run_batch: Callable[[torch.Generator], Any],
+                          batches: int = 50) -> None:
     """Re-estimate ``module``'s BatchNorm statistics from its own activations.
 
     Averaged weights are not the weights the running statistics were measured with; a few forward

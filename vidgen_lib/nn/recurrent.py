@@ -8,7 +8,7 @@ State = list[tuple[Tensor, Tensor]]
 
 
 class StackedLSTM(nn.Module):
-    """Linear -> stacked LSTM cells -> linear head, one step per call (the LSTMs of SVG, Denton & Fergus 2018).
+    """Linear -> stacked LSTM cells -> linear head, one step per call (SVG's LSTMs, Denton & Fergus 2018).
 
     x (B, in_dim) and the state -> (B, out_dim) and the new state; ``initial_state`` gives zeros.
     """
