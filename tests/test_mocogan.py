@@ -136,32 +136,24 @@ def test_image_discriminator_sees_single_frames_and_video_discriminator_clips(mo
     assert (distances.min(dim=1).values == 0).all()  # every sampled frame is one of the videos' frames
     assert len(set(distances.argmin(dim=1).tolist())) == 8  # drawn without replacement
     assert model.image_discriminator(frames).shape[:2] == (8, 1)
-    logits, category = model.video_discriminator(videos)
-    assert logits.shape[:2] == (4, 1) and category is None
+    assert model.video_discriminator(videos).shape[:2] == (4, 1)
     with pytest.raises(ValueError, match="single frames"):
         model.image_discriminator(videos)
     with pytest.raises(ValueError, match="clips"):
         model.video_discriminator(frames)
 
 
-def test_action_code_feeds_generator_gru_and_video_discriminator():
+@pytest.mark.parametrize(("loss", "disc_norm"), [("hinge", "spectral"), ("bce", "spectral"),
+                                                  ("hinge", "batch")])
+def test_gradients_reach_every_parameter(loss, disc_norm):
+    """Spectral norm (ours) and BatchNorm (the paper's code, disc_norm="batch") alike."""
     torch.manual_seed(0)
-    m = mocogan.build(tiny_config(num_actions=3))
-    assert m.generator.gru.input_size == 4 + 3
-    z_action = torch.eye(3)[[0, 0, 2]]
-    videos = mocogan.sample(m, 3, seed=0, action=z_action)
-    assert videos.shape == (3, 1, 10, 16, 16)
-    same_codes_other_action = mocogan.sample(m, 3, seed=0, action=torch.eye(3)[[1, 1, 1]])
-    assert (videos - same_codes_other_action).abs().max() > 1e-4  # z_A changes the video
-    logits, category = m.video_discriminator(videos * 2 - 1)
-    assert logits.shape[:2] == (3, 1) and category.shape == (3, 3)
-
-
-@pytest.mark.parametrize("loss", ["hinge", "bce"])
-@pytest.mark.parametrize("num_actions", [0, 3])
-def test_gradients_reach_every_parameter(num_actions, loss):
-    torch.manual_seed(0)
-    m = mocogan.build(tiny_config(num_actions=num_actions, loss=loss))
+    m = mocogan.build(tiny_config(loss=loss, disc_norm=disc_norm))
+    if disc_norm == "batch":  # BatchNorm after every discriminator conv but the first and last, no biases
+        for d in (m.image_discriminator, m.video_discriminator):
+            convs = [layer for layer in d.net if isinstance(layer, (torch.nn.Conv2d, torch.nn.Conv3d))]
+            norms = [layer for layer in d.net if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm)]
+            assert len(norms) == len(convs) - 2 and all(conv.bias is None for conv in convs)
     trainer = Trainer({"model": m}, mocogan.make_optimizers(m, m.config), progress=False)
     grads = {}
 
@@ -193,14 +185,13 @@ def test_a_tiny_model_overfits_a_tiny_batch():
     m = mocogan.build(config)
     real = torch.rand(4, 1, 10, 16, 16).round()  # one fixed batch of binary "videos"
     opt = mocogan.make_optimizers(m, config)
-    fake, _ = m.generator(4)
-    fake = fake.detach()
+    fake = m.generator(4).detach()
 
     real_frames, fake_frames = (rearrange(v, "b c t h w -> (b t) c h w") for v in (real * 2 - 1, fake))
 
     def d_losses() -> tuple[torch.Tensor, torch.Tensor]:
         d_i = discriminator_loss(m.image_discriminator(real_frames), m.image_discriminator(fake_frames))
-        d_v = discriminator_loss(m.video_discriminator(real * 2 - 1)[0], m.video_discriminator(fake)[0])
+        d_v = discriminator_loss(m.video_discriminator(real * 2 - 1), m.video_discriminator(fake))
         return d_i, d_v
 
     first = [v.item() for v in d_losses()]
@@ -215,9 +206,9 @@ def test_a_tiny_model_overfits_a_tiny_batch():
     assert last[0] < 0.5 * first[0] and last[1] < 0.5 * first[1]  # both D's learn to tell this batch apart
 
     def g_loss() -> torch.Tensor:
-        video, _ = m.generator(4)
+        video = m.generator(4)
         return mocogan.generator_loss(m.image_discriminator(mocogan.sample_frames(video, 8)),
-                                      m.video_discriminator(video)[0])
+                                      m.video_discriminator(video))
 
     torch.manual_seed(1)
     g_first = g_loss().item()
@@ -296,7 +287,7 @@ def test_exercise_checks_pass_on_the_library_and_fail_on_stubs_and_mistakes():
         with pytest.raises(ExerciseError, match="not implemented"):
             check(stub)
 
-    def tiled(zc, zm, za=None):  # tiles the whole batch's content codes: videos swap contents
+    def tiled(zc, zm):  # tiles the whole batch's content codes: videos swap contents
         return torch.cat([zc.repeat(zm.shape[1], 1).view(*zm.shape[:2], -1), zm], -1)
 
     with pytest.raises(ExerciseError, match="content"):
@@ -371,26 +362,39 @@ def test_image_pretraining_trains_the_frame_generator_against_d_i_alone():
     torch.manual_seed(0)
     m = mocogan.build(tiny_config(pretrain_image_steps=2))
     trainer = Trainer({"model": m}, mocogan.make_optimizers(m, m.config), progress=False)
-    seen = []
-    record = trainer.update
+    seen, clips = [], []
+    record, generate = trainer.update, m.generator.forward
     trainer.update = lambda name, loss: seen.append(name) or record(name, loss)
+    m.generator.forward = lambda n: clips.append(n) or generate(n)
     d_video_before = {k: v.clone() for k, v in m.video_discriminator.state_dict().items()}
     g_image_before = {k: v.clone() for k, v in m.generator.image_generator.state_dict().items()}
-    values = mocogan.image_step(m, trainer, batch())
-    assert set(values) == {"D_image", "G"} and seen == ["D_image", "G"]
+    for _ in range(2):
+        values = mocogan.training_step(m, trainer, batch())
+        assert set(values) == {"D_image", "G"}
+        trainer.step += 1
+    assert seen == ["D_image", "G"] * 2 and clips == [1] * 2  # ceil(8 frames / 10 per clip) = 1 clip
     assert all(torch.equal(v, d_video_before[k]) for k, v in m.video_discriminator.state_dict().items())
     g_image_after = m.generator.image_generator.state_dict()
     assert not all(torch.equal(v, g_image_before[k]) for k, v in g_image_after.items())
+    assert all(p.requires_grad for p in m.image_discriminator.parameters())  # unfrozen after G's step
+    values = mocogan.training_step(m, trainer, batch())  # step 2: the video game
+    assert set(values) == {"D_image", "D_video", "G"} and seen[4:] == ["D_image", "D_video", "G"]
+    assert clips[2:] == [4]  # a whole batch of fakes
     with pytest.raises(ValueError, match="needs the image discriminator"):
         tiny_config(pretrain_image_steps=5, use_image_discriminator=False)
 
 
 def test_train_runs_the_image_steps_first_then_the_video_game(monkeypatch):
-    calls = []
-    monkeypatch.setattr(mocogan, "image_step", lambda model, tr, b: calls.append("image") or {"G": 0.0})
-    monkeypatch.setattr(mocogan, "training_step", lambda model, tr, b: calls.append("video") or {"G": 0.0})
+    games, original = [], mocogan.training_step
+
+    def step(model, trainer, batch):
+        values = original(model, trainer, batch)
+        games.append("video" if "D_video" in values else "image")
+        return values
+
+    monkeypatch.setattr(mocogan, "training_step", step)
     mocogan.train(tiny_config(pretrain_image_steps=3, eval_videos=0), steps=5, progress=False)
-    assert calls == ["image"] * 3 + ["video"] * 2
+    assert games == ["image"] * 3 + ["video"] * 2
 
 
 def test_sample_rejects_bad_counts_and_codes(model):
@@ -402,14 +406,13 @@ def test_sample_rejects_bad_counts_and_codes(model):
         mocogan.sample(model, 2, content=torch.zeros(6, dtype=torch.long))
     with pytest.raises(ValueError, match="motion"):
         mocogan.sample(model, 2, motion=torch.zeros(2, 10, 5))  # dim_motion is 4
-    with pytest.raises(ValueError, match="no action code"):
-        mocogan.sample(model, 2, action=torch.eye(3)[:2])
-    m = mocogan.build(tiny_config(num_actions=3))
-    with pytest.raises(ValueError, match="action must be a float tensor of shape"):
-        mocogan.sample(m, 2, action=torch.eye(3))
-    with pytest.raises(ValueError, match="one-hot"):
-        mocogan.sample(m, 2, action=torch.full((2, 3), 2.0))
-    assert mocogan.sample(m, 2, action=torch.eye(3)[1]).shape == (2, 1, 10, 16, 16)  # one action for both
+    with pytest.raises(ValueError, match="motion must be a float tensor of shape"):
+        mocogan.sample(model, 2, motion=torch.zeros(3, 10, 4))  # 3 paths for 2 videos
+    with pytest.raises(TypeError, match="action"):
+        mocogan.sample(model, 2, action=torch.eye(3)[:2])  # no action code z_A (Sec. 4.1 is left out)
+    with pytest.raises(ValueError, match="disc_norm"):
+        tiny_config(disc_norm="none")
+    assert mocogan.sample(model, 2, content=torch.zeros(6)).shape == (2, 1, 10, 16, 16)  # one z_C for both
     assert mocogan.sample(model, 2, motion=torch.zeros(14, 4)).shape == (2, 1, 14, 16, 16)  # a longer walk
 
 
@@ -448,3 +451,15 @@ def test_decomposition_scores_are_agreements_under_the_card_keys(model):
     assert all(0 <= value <= 1 for value in scores.values())
     card = vidgen_lib.checkpoints.read_card(vidgen_lib.CHECKPOINT_DIR / "mocogan.pt")["metrics"]
     assert set(scores) <= set(card)  # the shipped card records them under the same keys
+
+
+def test_instance_noise_blurs_what_the_discriminators_see_only_while_training():
+    """``noise_sigma`` > 0 adds fresh N(0, sigma²) noise before every discriminator layer in training mode
+    (the paper code's ``--use_noise``): two calls on the same frames differ; in eval mode they agree."""
+    torch.manual_seed(0)
+    d_image = mocogan.build(tiny_config(noise_sigma=0.5)).image_discriminator
+    frames = torch.rand(4, 1, 16, 16) * 2 - 1
+    assert not torch.equal(d_image.train()(frames), d_image(frames))
+    assert torch.equal(d_image.eval()(frames), d_image(frames))
+    quiet = mocogan.build(tiny_config(disc_norm="batch")).image_discriminator.train()  # no power iteration
+    assert torch.equal(quiet(frames), quiet(frames))  # sigma 0: no noise at all

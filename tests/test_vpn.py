@@ -126,7 +126,8 @@ def test_a_uniform_model_costs_h_w_ln_levels_per_frame() -> None:
     want = 6 * 6 * math.log(4)
     assert vpn_eval.nll_nats_per_frame(model, video, context=2) == pytest.approx(want, rel=1e-5)
     assert vpn_eval.uniform_nats_per_frame(6, 4) == pytest.approx(want)
-    assert torch.allclose(vpn_eval.log_likelihood(model, video, context=1), torch.full((3,), -3 * want), rtol=1e-5)
+    log_p = vpn_eval.log_likelihood(model, video, context=1)
+    assert torch.allclose(log_p, torch.full((3,), -3 * want), rtol=1e-5)
 
 
 def test_the_likelihood_is_the_sum_of_pixel_log_probabilities() -> None:

@@ -60,35 +60,30 @@ for _name in ("moving_digits", "bouncing_balls", "moving_shapes", "action_shapes
     benchmark(f"data/{_name}")(lambda n=_name: _dataset_benchmark(n))
 
 
-@benchmark("train/mocogan")
-def _mocogan_step() -> tuple[str, float]:
-    """One MoCoGAN iteration (D_I, D_V, then G) at the tutorial config."""
-    from vidgen_lib.models import mocogan
-    from vidgen_lib.train import Trainer
+def _time_training_step(module, model: torch.nn.Module, optimizers: dict, batch, grad_clip=None) -> float:
+    """Seconds of one ``module.training_step(model, trainer, batch)``, the batch on the trainer's device."""
+    from vidgen_lib.train import Trainer, to_device
 
-    config = mocogan.Config.preset("tutorial")
-    model = mocogan.build(config)
-    trainer = Trainer({"model": model}, mocogan.make_optimizers(model, config), progress=False)
-    real = torch.rand(config.batch_size, config.channels, config.num_frames, config.frame_size,
-                      config.frame_size, device=trainer.device)
-    seconds = time_call(lambda: mocogan.training_step(model, trainer, {"video": real}))
+    trainer = Trainer({"model": model}, optimizers, grad_clip=grad_clip, progress=False)
+    batch = to_device(batch, trainer.device)
+    return time_call(lambda: module.training_step(model, trainer, batch))
+
+
+def _gan_step(name: str) -> tuple[str, float]:
+    """One GAN iteration (discriminator steps, then G on the same fakes) at the tutorial config."""
+    from vidgen_lib import models
+
+    module = models.get(name)
+    config = module.Config.preset("tutorial")
+    model = module.build(config)
+    video = torch.rand(config.batch_size, config.channels, config.num_frames, config.frame_size,
+                       config.frame_size)
+    seconds = _time_training_step(module, model, module.make_optimizers(model, config), {"video": video})
     return f"1 step, {config.batch_size} videos {config.num_frames}x{config.frame_size}²", seconds
 
 
-@benchmark("train/vgan")
-def _vgan_step() -> tuple[str, float]:
-    """One VGAN iteration (D step, then G step on the same fakes) at the tutorial config."""
-    from vidgen_lib.models import vgan
-
-    from vidgen_lib.train import Trainer
-
-    config = vgan.Config.preset("tutorial")
-    model = vgan.build(config)
-    trainer = Trainer({"model": model}, vgan.make_optimizers(model, config), progress=False)
-    real = torch.rand(config.batch_size, config.channels, config.num_frames, config.frame_size,
-                      config.frame_size, device=trainer.device)
-    seconds = time_call(lambda: vgan.training_step(model, trainer, {"video": real}))
-    return f"1 step, {config.batch_size} videos {config.num_frames}x{config.frame_size}²", seconds
+for _name in ("mocogan", "vgan"):
+    benchmark(f"train/{_name}")(lambda n=_name: _gan_step(n))
 
 
 def run(names: list[str] | None = None) -> list[dict]:
@@ -111,8 +106,9 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform ==
 
 
 def time_notebooks(paths: list[Path]) -> dict[str, tuple[float, float | None]]:
-    """Execute each notebook top to bottom (in memory: the committed outputs stay) and print its wall time
-    and the peak memory of its kernel process (a last cell reads it; ``None`` where the system cannot tell)."""
+    """Execute each notebook top to bottom (in memory: the committed outputs stay) and print its wall
+    time and the peak memory of its kernel process (a last cell reads it; ``None`` where the system
+    cannot tell)."""
     import nbformat
 
     from vidgen_lib.course import run_notebook
@@ -149,17 +145,14 @@ def _fvd_benchmark() -> tuple[str, float]:
 def _dvg_step() -> tuple[str, float]:
     """One teacher-forced DVG step (encode, three LSTMs, decode, MSE + beta KL) at the tutorial config."""
     from vidgen_lib.models import dvg
-    from vidgen_lib.train import Trainer
 
     config = dvg.Config.preset("tutorial")
     model = dvg.build(config)
-    trainer = Trainer({"model": model}, {"model": torch.optim.Adam(model.parameters(), lr=config.lr)}, grad_clip=1.0,
-                      progress=False)
     batch = {"video": torch.rand(config.batch_size, config.channels, config.num_frames, config.frame_size,
-                                 config.frame_size, device=trainer.device),
-             "actions": torch.randint(config.num_actions, (config.batch_size, config.num_frames - 1),
-                                      device=trainer.device)}
-    seconds = time_call(lambda: dvg.training_step(model, trainer, batch))
+                                 config.frame_size),
+             "actions": torch.randint(config.num_actions, (config.batch_size, config.num_frames - 1))}
+    optimizers = {"model": torch.optim.Adam(model.parameters(), lr=config.lr)}
+    seconds = _time_training_step(dvg, model, optimizers, batch, grad_clip=1.0)
     return f"1 step, {config.batch_size} videos {config.num_frames}x{config.frame_size}²", seconds
 
 
@@ -167,15 +160,14 @@ def _dvg_step() -> tuple[str, float]:
 def _tdvae_step() -> tuple[str, float]:
     """One TD-VAE step (belief LSTM, p_B, q_S, p_T, decoder; Eq. 6) at the tutorial config."""
     from vidgen_lib.models import tdvae
-    from vidgen_lib.train import Trainer
 
     config = tdvae.Config.preset("tutorial")
     model = tdvae.build(config)
-    trainer = Trainer({"model": model}, {"model": torch.optim.Adam(model.parameters(), lr=config.lr)},
-                      progress=False)
-    x = (torch.rand(config.batch_size, config.num_frames, config.x_dim, device=trainer.device) > 0.5).float()
-    seconds = time_call(lambda: tdvae.training_step(model, trainer, x))
-    return f"1 step, {config.batch_size} sequences of {config.num_frames} frames {config.frame_size}²", seconds
+    x = (torch.rand(config.batch_size, config.num_frames, config.x_dim) > 0.5).float()
+    optimizers = {"model": torch.optim.Adam(model.parameters(), lr=config.lr)}
+    seconds = _time_training_step(tdvae, model, optimizers, x)
+    return (f"1 step, {config.batch_size} sequences of {config.num_frames} frames {config.frame_size}²",
+            seconds)
 
 
 @benchmark("train/frame_vae")
@@ -197,18 +189,16 @@ def _frame_vae_step() -> tuple[str, float]:
 
 @benchmark("train/vpn")
 def _vpn_step() -> tuple[str, float]:
-    """One teacher-forced VPN step (encoder, ConvLSTM, masked decoder over all scored frames) at the tutorial config."""
+    """One teacher-forced VPN step (encoder, ConvLSTM, masked decoder of every scored frame)."""
     from vidgen_lib.models import vpn
-    from vidgen_lib.train import Trainer
 
     config = vpn.Config.preset("tutorial")
     model = vpn.build(config)
-    trainer = Trainer({"model": model}, {"model": torch.optim.Adam(model.parameters(), lr=config.lr)},
-                      grad_clip=config.grad_clip, progress=False)
-    video = torch.rand(config.batch_size, 1, config.num_frames, config.frame_size, config.frame_size,
-                       device=trainer.device)
-    seconds = time_call(lambda: vpn.training_step(model, trainer, {"video": video}))
-    return f"1 step, {config.batch_size} videos {config.num_frames}x{config.frame_size}², {config.levels} levels", seconds
+    video = torch.rand(config.batch_size, 1, config.num_frames, config.frame_size, config.frame_size)
+    optimizers = {"model": torch.optim.Adam(model.parameters(), lr=config.lr)}
+    seconds = _time_training_step(vpn, model, optimizers, {"video": video}, grad_clip=config.grad_clip)
+    return (f"1 step, {config.batch_size} videos {config.num_frames}x{config.frame_size}², "
+            f"{config.levels} levels"), seconds
 
 
 @benchmark("sample/vpn")
@@ -221,4 +211,4 @@ def _vpn_sample_frame() -> tuple[str, float]:
     model = vpn.build(config).to(vidgen_lib.device())
     context = torch.rand(4, 1, config.context, config.frame_size, config.frame_size)
     seconds = time_call(lambda: vpn.predict(model, context, 1, seed=0), repeats=2)
-    return f"1 frame {config.frame_size}², 4 videos, pixel by pixel (after {config.context} context frames)", seconds
+    return f"1 frame {config.frame_size}², 4 videos, pixel by pixel (after {config.context} frames)", seconds

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from vidgen_lib.losses import LOSS_KINDS, discriminator_loss, generator_loss
-from vidgen_lib.runtime import seed_everything
+from vidgen_lib.runtime import model_device, seed_everything
 from vidgen_lib.train import Trainer
 
 Density = Callable[[Tensor], Tensor]
@@ -129,7 +129,7 @@ def mlp(in_dim: int, out_dim: int, hidden: int = 64, depth: int = 3) -> nn.Seque
 def discriminator_probability(discriminator: nn.Module, x: Tensor) -> Tensor:
     """D(x) = sigmoid(logit) for points ``x`` of shape ``(N,)`` (1-D data) or ``(N, d)``; ``(N,)`` on the
     CPU."""
-    dev = next(discriminator.parameters()).device
+    dev = model_device(discriminator)
     points = x.reshape(len(x), -1).float().to(dev)
     return torch.sigmoid(discriminator(points)).squeeze(1).cpu()
 
@@ -176,7 +176,7 @@ class GANRun:
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """``n`` generator samples on the CPU, shape ``(n, data_dim)``; ``generator`` seeds the latents."""
         z = torch.randn(n, self.config.latent_dim, generator=generator)
-        dev = next(self.generator.parameters()).device
+        dev = model_device(self.generator)
         return self.generator(z.to(dev)).cpu()
 
 

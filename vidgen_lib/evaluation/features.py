@@ -55,6 +55,7 @@ from vidgen_lib.datasets import MovingDigits, MovingShapes
 from vidgen_lib.metrics import shuffle_frames
 from vidgen_lib.nn.conv import conv_block
 from vidgen_lib.video import validate_video
+from vidgen_lib.runtime import model_device
 from vidgen_lib.train import Trainer
 
 CHECKPOINT_NAME = "video_features"
@@ -332,7 +333,7 @@ def heldout_accuracy(model: ToyVideoFeatures, config: FeatureConfig, num_videos:
         shuffled share cycling through ``SHUFFLE_FRACTIONS``), over both worlds.
     """
     model.eval()
-    device = next(model.parameters()).device
+    device = model_device(model)
     data = worlds("test", config, num_videos=num_videos)
     make = {"digits": _digit_batch, "shapes": _shape_batch}
     correct: dict[str, float] = {}
@@ -458,7 +459,7 @@ def video_features(videos: Tensor, model: ToyVideoFeatures | None = None, batch_
         ``(N, 128)`` float32 features on the CPU.
     """
     model = model or load_features()
-    device = next(model.parameters()).device
+    device = model_device(model)
     return _embed(videos, lambda x: model(x.to(device))["video"], batch_size)
 
 
@@ -474,7 +475,7 @@ def frame_features(videos: Tensor, model: ToyVideoFeatures | None = None, batch_
         ``(N, T, 128)`` float32 features on the CPU.
     """
     model = model or load_features()
-    device = next(model.parameters()).device
+    device = model_device(model)
     return _embed(videos, lambda x: model.frame_features(x.to(device)), batch_size)
 
 
@@ -495,7 +496,7 @@ def video_and_frame_features(
     model = model or load_features()
     if videos.ndim == 5 and videos.shape[2] != model.config.num_frames:
         return video_features(videos, model, batch_size), frame_features(videos, model, batch_size)
-    device = next(model.parameters()).device
+    device = model_device(model)
     both = _embed(videos, lambda x: torch.cat(_video_and_frames(model, x.to(device)), dim=1), batch_size)
     return both[:, 0], both[:, 1:]
 

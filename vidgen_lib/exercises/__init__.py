@@ -12,8 +12,10 @@ The notebooks mark solutions with nbgrader's ``### BEGIN/END SOLUTION`` in cells
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import pkgutil
+from collections.abc import Iterator
 from typing import Any, Callable
 
 import torch
@@ -82,6 +84,15 @@ def as_tensor(exercise_id: str, value: Any, shape: tuple[int, ...], what: str) -
         raise ExerciseError(f"Exercise {exercise_id}: {what} should have shape {shape}, "
                             f"got {tuple(value.shape)}.")
     return value
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Run a check's block with the global generator seeded (the learner's code may draw from it), and
+    give the learner's generator back afterwards, as it was."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        yield
 
 
 def passed(exercise_id: str, what: str) -> None:

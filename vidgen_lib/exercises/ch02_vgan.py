@@ -12,7 +12,7 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from vidgen_lib.exercises import ExerciseError, as_tensor, call, passed, register
+from vidgen_lib.exercises import ExerciseError, as_tensor, call, passed, register, seeded
 from vidgen_lib.losses import discriminator_loss
 from vidgen_lib.models import vgan
 
@@ -94,29 +94,29 @@ def check_mask_penalty(mask_penalty: Callable[[Tensor, float], Tensor]) -> None:
 @register("2.4")
 def check_discriminator_step(d_step_loss: Callable[[nn.Module, Tensor, Tensor], Tensor]) -> None:
     """2.4: ``d_step_loss(D, real, fake)`` → the discriminator's loss, without gradients into G."""
-    torch.manual_seed(24)
-    # The paper's BatchNorm discriminator: a spectrally normalised one refines its norm estimate at
-    # every call in training mode, so two calls on the same clips would differ slightly.
-    config = vgan.Config(generator_widths=(8, 8, 4), discriminator_widths=(4, 8, 8)).paper()
-    model = vgan.build(config)
-    real = torch.rand(2, 1, 16, 32, 32)
-    fake = model.generator(torch.randn(2, config.z_dim))  # carries the generator's graph
-    loss = call("2.4", d_step_loss, model.discriminator, real, fake)
-    if not isinstance(loss, Tensor) or loss.numel() != 1 or not loss.requires_grad:
-        raise ExerciseError("Exercise 2.4: return the loss as a single tensor that D's parameters can be "
-                            "differentiated through (do not call .item()).")
-    want = discriminator_loss(model.discriminator(real), model.discriminator(fake.detach()))
-    if not math.isclose(loss.item(), want.item(), rel_tol=1e-4):
-        swapped = discriminator_loss(model.discriminator(fake), model.discriminator(real)).item()
-        if math.isclose(loss.item(), swapped, rel_tol=1e-4):
-            raise ExerciseError("Exercise 2.4: real and fake are swapped: "
-                                "discriminator_loss(real_logits, fake_logits).")
-        raise ExerciseError("Exercise 2.4: expected discriminator_loss(D(real), D(fake)) = "
-                            f"{want.item():.4f}, got {loss.item():.4f}.")
-    loss.backward()
-    leaked = [n for n, p in model.generator.named_parameters() if p.grad is not None]
-    if leaked:
-        raise ExerciseError("Exercise 2.4: the loss back-propagates into the generator (e.g. into "
-                            f"{leaked[0]}): use fake.detach(), so the D step costs no generator backward "
-                            "pass and the fakes can be reused for the G step.")
+    with seeded(24):
+        # The paper's BatchNorm discriminator: a spectrally normalised one refines its norm estimate at
+        # every call in training mode, so two calls on the same clips would differ slightly.
+        config = vgan.Config(generator_widths=(8, 8, 4), discriminator_widths=(4, 8, 8)).paper()
+        model = vgan.build(config)
+        real = torch.rand(2, 1, 16, 32, 32)
+        fake = model.generator(torch.randn(2, config.z_dim))  # carries the generator's graph
+        loss = call("2.4", d_step_loss, model.discriminator, real, fake)
+        if not isinstance(loss, Tensor) or loss.numel() != 1 or not loss.requires_grad:
+            raise ExerciseError("Exercise 2.4: return the loss as a single tensor that D's parameters can be "
+                                "differentiated through (do not call .item()).")
+        want = discriminator_loss(model.discriminator(real), model.discriminator(fake.detach()))
+        if not math.isclose(loss.item(), want.item(), rel_tol=1e-4):
+            swapped = discriminator_loss(model.discriminator(fake), model.discriminator(real)).item()
+            if math.isclose(loss.item(), swapped, rel_tol=1e-4):
+                raise ExerciseError("Exercise 2.4: real and fake are swapped: "
+                                    "discriminator_loss(real_logits, fake_logits).")
+            raise ExerciseError("Exercise 2.4: expected discriminator_loss(D(real), D(fake)) = "
+                                f"{want.item():.4f}, got {loss.item():.4f}.")
+        loss.backward()
+        leaked = [n for n, p in model.generator.named_parameters() if p.grad is not None]
+        if leaked:
+            raise ExerciseError("Exercise 2.4: the loss back-propagates into the generator (e.g. into "
+                                f"{leaked[0]}): use fake.detach(), so the D step costs no generator backward "
+                                "pass and the fakes can be reused for the G step.")
     passed("2.4", "the D step uses the fakes detached: no gradient reaches G.")

@@ -19,13 +19,10 @@ from vidgen_lib.models import mocogan
 
 @register("3.1")
 def check_frame_latents(frame_latents: Callable[..., Tensor]) -> None:
-    """3.1: ``frame_latents(z_content (B, Dc), z_motion (B, T, Dm), z_action=None)``.
-
-    Returns (B, T, Dc [+ Da] + Dm)."""
+    """3.1: ``frame_latents(z_content (B, Dc), z_motion (B, T, Dm)) -> (B, T, Dc + Dm)``."""
     g = torch.Generator().manual_seed(31)
-    b, t, dc, dm, da = 3, 5, 4, 2, 6
+    b, t, dc, dm = 3, 5, 4, 2
     z_content, z_motion = torch.randn(b, dc, generator=g), torch.randn(b, t, dm, generator=g)
-    z_action = F.one_hot(torch.tensor([0, 4, 2]), da).float()
     got = call("3.1", frame_latents, z_content, z_motion)
     if isinstance(got, Tensor) and tuple(got.shape) == (b * t, dc + dm):
         raise ExerciseError("Exercise 3.1: keep the time axis: return (B, T, D), one latent per frame of "
@@ -43,16 +40,7 @@ def check_frame_latents(frame_latents: Callable[..., Tensor]) -> None:
                 "content.")
         raise ExerciseError("Exercise 3.1: the latents differ from [z_C repeated over time, z_M(t)] "
                             "(concatenated on the last axis).")
-    got = call("3.1", frame_latents, z_content, z_motion, z_action)
-    if isinstance(got, Tensor) and tuple(got.shape) == (b, t, dc + dm):
-        raise ExerciseError("Exercise 3.1: z_action was ignored: when it is given, put it between z_C and "
-                            "z_M(t), repeated over time like z_C.")
-    got = as_tensor("3.1", got, (b, t, dc + da + dm),
-                  "the latents with an action code (B, T, dim_content + num_actions + dim_motion)")
-    if not torch.allclose(got, mocogan.frame_latents(z_content, z_motion, z_action)):
-        raise ExerciseError("Exercise 3.1: with an action code the order is [z_C, z_A, z_M(t)], and z_A, "
-                            "like z_C, is the same at every frame of a video.")
-    passed("3.1", "each frame's latent is [z_C, (z_A,) z_M(t)], with z_C shared by the whole video.")
+    passed("3.1", "each frame's latent is [z_C, z_M(t)], with z_C shared by the whole video.")
 
 
 @register("3.2")

@@ -41,6 +41,16 @@ def _check_features(features: ArrayLike, name: str, min_samples: int = 2) -> Ten
     return features
 
 
+def _check_feature_pair(feats_real: ArrayLike, feats_fake: ArrayLike) -> tuple[Tensor, Tensor]:
+    """Two feature matrices to compare: each ``(N, D)`` with N >= 2, the same D; float64 CPU tensors."""
+    feats_real = _check_features(feats_real, "feats_real")
+    feats_fake = _check_features(feats_fake, "feats_fake")
+    if feats_real.shape[1] != feats_fake.shape[1]:
+        raise ValueError(f"feats_real {tuple(feats_real.shape)} and feats_fake {tuple(feats_fake.shape)} "
+                         "must have the same feature size D.")
+    return feats_real, feats_fake
+
+
 def gaussian_stats(features: ArrayLike) -> tuple[Tensor, Tensor]:
     """Fit a Gaussian to features: their mean and (unbiased) covariance.
 
@@ -192,13 +202,7 @@ def fvd_from_features(feats_real: ArrayLike, feats_fake: ArrayLike) -> float:
     Raises:
         ValueError: if either matrix is not 2-D with N >= 2, or the feature sizes D differ.
     """
-    feats_real = _check_features(feats_real, "feats_real")
-    feats_fake = _check_features(feats_fake, "feats_fake")
-    if feats_real.shape[1] != feats_fake.shape[1]:
-        raise ValueError(
-            f"feats_real {tuple(feats_real.shape)} and feats_fake {tuple(feats_fake.shape)} "
-            "must have the same feature size D."
-        )
+    feats_real, feats_fake = _check_feature_pair(feats_real, feats_fake)
     mu_real, sigma_real = gaussian_stats(feats_real)
     mu_fake, sigma_fake = gaussian_stats(feats_fake)
     return frechet_distance(mu_real, sigma_real, mu_fake, sigma_fake)
@@ -250,13 +254,7 @@ def kvd(
     Raises:
         ValueError: if the features are malformed, their D differ, or ``subset_size`` is out of range.
     """
-    feats_real = _check_features(feats_real, "feats_real")
-    feats_fake = _check_features(feats_fake, "feats_fake")
-    if feats_real.shape[1] != feats_fake.shape[1]:
-        raise ValueError(
-            f"feats_real {tuple(feats_real.shape)} and feats_fake {tuple(feats_fake.shape)} "
-            "must have the same feature size D."
-        )
+    feats_real, feats_fake = _check_feature_pair(feats_real, feats_fake)
     gamma = 1.0 / feats_real.shape[1] if gamma is None else gamma
     if subset_size is None:
         return _mmd2_unbiased(feats_real, feats_fake, gamma, coef0, degree)

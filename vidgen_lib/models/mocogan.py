@@ -1,21 +1,19 @@
 """MoCoGAN: a video is a fixed content code plus a path of motion codes.
 
 Tulyakov, Liu, Yang, Kautz, "MoCoGAN: Decomposing Motion and Content for Video Generation", CVPR 2018.
-Every frame is drawn by the *same* 2-D image generator from a latent [z_C, z_A, z_M(t)]: the content
-code z_C ~ N(0, I) is drawn once per video and repeated over time, the motion codes z_M(1..T) are the
-hidden states of a GRU driven by fresh noise ε_t at every step, and an optional one-hot action code z_A
-picks a kind of motion (Sec. 4.1). Two discriminators judge the result: D_I on single frames and D_V on
-whole clips (Sec. 4). Fixing z_C and redrawing the motion should change only the trajectory; fixing the
-motion and redrawing z_C only the identity.
+Every frame is drawn by the *same* 2-D image generator from a latent [z_C, z_M(t)]: the content code
+z_C ~ N(0, I) is drawn once per video, the motion codes z_M(1..T) are the states of a GRU driven by fresh
+noise at every step. D_I judges single frames, D_V whole clips (Sec. 4). The paper's one-hot action code
+z_A (Sec. 4.1) is left out: the course's digit world has no action categories (its action-conditioned
+model is DVG, notebook 07).
 
 Departures from the paper's code, each measured (notebook 03 and the model card), are VGAN's small-GAN
 recipe: spectrally normalised discriminators instead of BatchNorm, which overpowered the generator within
 a few hundred steps (``disc_norm="batch"`` restores it); the hinge loss; TTUR with Adam β = (0, 0.9);
-DiffAugment before both discriminators; samples from a running average of the generator's weights
-(``ema_decay``). ``use_image_discriminator=False`` is the paper's ablation of D_I.
-
-Taught in ``notebooks/03_mocogan.ipynb``; measured by ``vidgen_lib.evaluation.mocogan``. Videos are
-(B, C, T, H, W) in [0, 1] at the public boundary; inside, the networks work in [-1, 1].
+DiffAugment before both discriminators; samples from a running average of G's weights (``ema_decay``).
+``use_image_discriminator=False`` is the paper's ablation of D_I. Taught in ``notebooks/03_mocogan.ipynb``,
+measured by ``vidgen_lib.evaluation.mocogan``. Videos are (B, C, T, H, W) in [0, 1] at the public
+boundary; inside, the networks work in [-1, 1].
 """
 from __future__ import annotations
 
@@ -26,7 +24,6 @@ import math
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from einops import rearrange, repeat
 from torch import Tensor, nn
 
@@ -54,7 +51,6 @@ class Config:
     num_digits: int = 1  # moving digits with one digit: identity = content, trajectory = motion
     dim_content: int = 50  # z_C (paper: 50)
     dim_motion: int = 10  # z_M(t), the GRU's hidden size (paper: 10)
-    num_actions: int = 0  # categories of the one-hot action code z_A (paper: 6; 0 = no z_A)
     gen_width: int = 32  # channels of the image generator's last hidden layer (paper: 64)
     image_disc_width: int = 32  # channels of D_I's first layer (paper: 64); cheap, so wide
     video_disc_width: int = 16  # channels of D_V's first layer (paper: 64); 3-D convs dominate the cost
@@ -68,7 +64,7 @@ class Config:
     loss: str = "hinge"  # "hinge", or "bce" as in the paper (non-saturating for G)
     augment: str = "translation"  # DiffAugment policy before both discriminators ("" for none)
     use_image_discriminator: bool = True  # False: the paper's ablation without D_I (D_V alone)
-    pretrain_image_steps: int = 0  # the first steps train G_I on single frames against D_I alone (image_step)
+    pretrain_image_steps: int = 0  # the first steps train G_I on single frames against D_I alone
     noise_sigma: float = 0.0  # instance noise added to every discriminator layer's input while training
     ema_decay: float = 0.99  # samples come from a running average of G's weights (0: G itself), as in VGAN
     num_videos: int = 100_000  # training videos (each a pure function of its index)
@@ -79,8 +75,8 @@ class Config:
         self.betas = tuple(self.betas)  # a list when read back from a model card
         if self.loss not in ("hinge", "bce"):
             raise ValueError(f"loss must be 'hinge' or 'bce', got {self.loss!r}.")
-        if self.disc_norm not in ("spectral", "batch", "none"):
-            raise ValueError(f"disc_norm must be 'spectral', 'batch' or 'none', got {self.disc_norm!r}.")
+        if self.disc_norm not in ("spectral", "batch"):
+            raise ValueError(f"disc_norm must be 'spectral' or 'batch', got {self.disc_norm!r}.")
         parse_policy(self.augment)  # raises on an unknown augmentation
         if self.pretrain_image_steps and not self.use_image_discriminator:
             raise ValueError("pretrain_image_steps needs the image discriminator (use_image_discriminator).")
@@ -104,57 +100,35 @@ class Config:
         return n
 
 
-# --- the generator: content, action, motion, then one image generator per frame -------------------
+# --- the generator: content, motion, then one image generator per frame --------------------------
 
-def frame_latents(z_content: Tensor, z_motion: Tensor, z_action: Tensor | None = None) -> Tensor:
-    """The per-frame latents [z_C, z_A, z_M(t)]: content and action repeated over time (Sec. 4).
-
-    Args:
-        z_content: (B, dim_content), one content code per video.
-        z_motion: (B, T, dim_motion), one motion code per frame.
-        z_action: (B, num_actions) one-hot action codes, or None.
-    Returns:
-        (B, T, dim_content + num_actions + dim_motion).
-    """
-    t = z_motion.shape[1]
-    parts = [repeat(z_content, "b d -> b t d", t=t)]
-    if z_action is not None:
-        parts.append(repeat(z_action, "b d -> b t d", t=t))
-    return torch.cat([*parts, z_motion], dim=-1)
+def frame_latents(z_content: Tensor, z_motion: Tensor) -> Tensor:
+    """The per-frame latents [z_C, z_M(t)] (Sec. 4): z_content (B, dim_content), one per video, repeated
+    over time beside z_motion (B, T, dim_motion) -> (B, T, dim_content + dim_motion)."""
+    return torch.cat([repeat(z_content, "b d -> b t d", t=z_motion.shape[1]), z_motion], dim=-1)
 
 
-def motion_codes(gru: nn.GRUCell, h0: Tensor, noise: Tensor, z_action: Tensor | None = None) -> Tensor:
-    """Run the motion GRU: h_t = GRU([ε_t, z_A], h_{t-1}), and z_M(t) = h_t for t = 1..T (Sec. 4).
-
-    Args:
-        gru: a GRUCell with hidden size dim_motion.
-        h0: (B, dim_motion) initial state, drawn from N(0, I).
-        noise: (B, T, dim_motion) the ε_t, one fresh draw per step.
-        z_action: (B, num_actions) one-hot action codes fed at every step, or None.
-    Returns:
-        (B, T, dim_motion): h_1 .. h_T (h_0 itself is not a frame's code).
-    """
+def motion_codes(gru: nn.GRUCell, h0: Tensor, noise: Tensor) -> Tensor:
+    """The motion path (Sec. 4): h_t = GRU(ε_t, h_{t-1}), z_M(t) = h_t, from h0 (B, dim_motion) on the
+    noise ε_t (B, T, dim_motion). Returns h_1 .. h_T (B, T, dim_motion); h_0 is not a frame's code."""
     h, codes = h0, []
     for t in range(noise.shape[1]):
-        step_input = noise[:, t] if z_action is None else torch.cat([noise[:, t], z_action], dim=-1)
-        h = gru(step_input, h)
+        h = gru(noise[:, t], h)
         codes.append(h)
     return torch.stack(codes, dim=1)
 
 
 class MoCoGANGenerator(nn.Module):
-    """G_M (a GRU over noise) and G_I (a DCGAN image generator applied to every frame).
-
-    The ``sample_*`` methods draw codes with ``generator`` (a CPU ``torch.Generator``; None: the global RNG).
-    """
+    """G_M (a GRU over noise) and G_I (a DCGAN image generator applied to every frame). The ``sample_*``
+    methods draw codes with ``generator`` (a CPU ``torch.Generator``; None: the global RNG)."""
 
     def __init__(self, config: Config) -> None:
         super().__init__()
         self.config = c = config
-        self.gru = nn.GRUCell(c.dim_motion + c.num_actions, c.dim_motion)  # Sec. 4: the motion generator R_M
+        self.gru = nn.GRUCell(c.dim_motion, c.dim_motion)  # Sec. 4: the motion generator R_M
         widths = [c.gen_width * 2**i for i in reversed(range(c.num_upsamplings))]  # e.g. 128, 64, 32
-        dim_z = c.dim_content + c.num_actions + c.dim_motion
-        layers = [*conv_block(dim_z, widths[0], transpose=True, stride=1, padding=0)]  # 1x1 -> 4x4
+        layers = [*conv_block(c.dim_content + c.dim_motion, widths[0], transpose=True, stride=1,
+                              padding=0)]  # 1x1 -> 4x4
         for w_in, w_out in itertools.pairwise(widths):
             layers += up_block(w_in, w_out)  # doubles H and W
         layers += [nn.ConvTranspose2d(widths[-1], c.channels, 4, 2, 1, bias=False), nn.Tanh()]
@@ -164,32 +138,22 @@ class MoCoGANGenerator(nn.Module):
         """z_C ~ N(0, I): (n, dim_content), one per video."""
         return torch.randn(n, self.config.dim_content, generator=generator).to(model_device(self))
 
-    def sample_action(self, n: int, generator: torch.Generator | None = None) -> Tensor | None:
-        """z_A: (n, num_actions) one-hot with a uniform category, or None when the config has no actions."""
-        if self.config.num_actions == 0:
-            return None
-        labels = torch.randint(self.config.num_actions, (n,), generator=generator)
-        return F.one_hot(labels, self.config.num_actions).float().to(model_device(self))
-
-    def sample_motion(self, n: int, generator: torch.Generator | None = None, z_action: Tensor | None = None,
-                      num_frames: int | None = None) -> Tensor:
+    def sample_motion(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """z_M(1..T): (n, T, dim_motion), the GRU run from h_0 ~ N(0, I) on fresh ε_t ~ N(0, I)."""
-        t, dev = num_frames or self.config.num_frames, model_device(self)
-        h0 = torch.randn(n, self.config.dim_motion, generator=generator).to(dev)
-        noise = torch.randn(n, t, self.config.dim_motion, generator=generator).to(dev)
-        return motion_codes(self.gru, h0, noise, z_action)
+        c, dev = self.config, model_device(self)
+        h0 = torch.randn(n, c.dim_motion, generator=generator).to(dev)
+        noise = torch.randn(n, c.num_frames, c.dim_motion, generator=generator).to(dev)
+        return motion_codes(self.gru, h0, noise)
 
-    def generate(self, z_content: Tensor, z_motion: Tensor, z_action: Tensor | None = None) -> Tensor:
+    def generate(self, z_content: Tensor, z_motion: Tensor) -> Tensor:
         """Frames from codes (B, dim_content), (B, T, dim_motion): a video (B, C, T, H, W) in [-1, 1]."""
-        z = frame_latents(z_content, z_motion, z_action)
+        z = frame_latents(z_content, z_motion)
         frames = self.image_generator(rearrange(z, "b t d -> (b t) d 1 1"))  # every frame through G_I
         return unfold_time(frames, z.shape[0])
 
-    def forward(self, n: int) -> tuple[Tensor, Tensor | None]:
-        """n fresh videos (n, C, T, H, W) in [-1, 1], and their action codes (n, num_actions) or None."""
-        z_action = self.sample_action(n)
-        z_content, z_motion = self.sample_content(n), self.sample_motion(n, z_action=z_action)
-        return self.generate(z_content, z_motion, z_action), z_action
+    def forward(self, n: int) -> Tensor:
+        """n fresh videos (n, C, T, H, W) in [-1, 1], from new content and motion codes."""
+        return self.generate(self.sample_content(n), self.sample_motion(n))
 
 
 # --- the two discriminators -----------------------------------------------------------------------
@@ -209,21 +173,18 @@ def disc_layers(c_in: int, c_out: int, config: Config, *, dims: int = 2, stride:
                 padding: int | tuple[int, ...] = 1, first: bool = False, last: bool = False,
                 noise: bool = True) -> list[nn.Module]:
     """One discriminator layer: instance noise (none if not ``noise``), a kernel-4 convolution, its
-    normalisation, LeakyReLU(0.2) (none after the ``last``).
-
-    ``disc_norm="batch"`` is the paper's code (BatchNorm after every conv but the first and last, convs
-    without biases); ``"spectral"`` divides each conv's weights by their largest singular value (Miyato
-    et al., ICLR 2018), which keeps D smooth. Without BatchNorm the convs need biases: bias-free convs
-    and LeakyReLUs give D(a x) = a D(x), so an all-grey frame always gets the logit 0.
+    normalisation, LeakyReLU(0.2) (none after the ``last``). ``disc_norm="batch"`` is the paper's code
+    (BatchNorm after every conv but the first and last, convs without biases); ``"spectral"`` divides each
+    conv's weights by their largest singular value (Miyato et al., ICLR 2018), which keeps D smooth. It
+    needs biases: bias-free convs and LeakyReLUs give D(a x) = a D(x), an all-grey frame the logit 0.
     """
-    bias = config.disc_norm != "batch"
-    conv = (nn.Conv3d if dims == 3 else nn.Conv2d)(c_in, c_out, 4, stride, padding, bias=bias)
+    spectral = config.disc_norm == "spectral"
+    conv = (nn.Conv3d if dims == 3 else nn.Conv2d)(c_in, c_out, 4, stride, padding, bias=spectral)
     layers: list[nn.Module] = [InstanceNoise(config.noise_sigma if noise else 0.0)]
-    if config.disc_norm == "spectral":
+    if spectral:
         layers.append(nn.utils.parametrizations.spectral_norm(conv))
-    else:  # "batch" or "none"
-        batch_norm = config.disc_norm == "batch" and not (first or last)
-        layers += [conv, norm_layer("batch", c_out, dims)] if batch_norm else [conv]
+    else:
+        layers += [conv] if first or last else [conv, norm_layer("batch", c_out, dims)]
     return layers if last else [*layers, activation("lrelu")]
 
 
@@ -246,11 +207,11 @@ class ImageDiscriminator(nn.Module):
 
 
 class VideoDiscriminator(nn.Module):
-    """D_V: 3-D convolutions with stride (1, 2, 2) on clips; with actions it also predicts z_A (Sec. 4.1)."""
+    """D_V: 3-D convolutions with stride (1, 2, 2) on clips."""
 
     def __init__(self, config: Config) -> None:
         super().__init__()
-        self.num_actions, n = config.num_actions, config.num_upsamplings
+        n = config.num_upsamplings
         if config.num_frames - 3 * n < 4:  # each layer trims 3 frames; the last needs 4
             raise ValueError(f"D_V needs num_frames >= {3 * n + 4} at frame_size {config.frame_size}; "
                              f"got {config.num_frames}.")
@@ -258,24 +219,19 @@ class VideoDiscriminator(nn.Module):
         # Time keeps full resolution (stride 1): the kernel only trims 3 frames per layer.
         layers = [disc_layers(c_in, c_out, config, dims=3, stride=(1, 2, 2), padding=(0, 1, 1), first=i == 0)
                   for i, (c_in, c_out) in enumerate(itertools.pairwise(widths))]
-        last = disc_layers(widths[-1], 1 + config.num_actions, config, dims=3, stride=1, padding=0, last=True,
-                           noise=False)
+        last = disc_layers(widths[-1], 1, config, dims=3, stride=1, padding=0, last=True, noise=False)
         self.net = nn.Sequential(*itertools.chain(*layers, last))
 
-    def forward(self, videos: Tensor) -> tuple[Tensor, Tensor | None]:
-        """Clips (B, C, T, H, W) in [-1, 1] -> logits (B, 1, t, h, w), and (B, num_actions) or None."""
+    def forward(self, videos: Tensor) -> Tensor:
+        """Clips (B, C, T, H, W) in [-1, 1] -> real/fake logits (B, 1, t, h, w)."""
         if videos.ndim != 5:
             raise ValueError(f"D_V judges clips (B, C, T, H, W); got shape {tuple(videos.shape)}.")
-        out = self.net(videos)
-        return (out, None) if self.num_actions == 0 else (out[:, :1], out[:, 1:].mean(dim=(2, 3, 4)))
+        return self.net(videos)
 
 
 class MoCoGAN(nn.Module):
     """The generator, its running average and both discriminators: one state dict, one checkpoint.
-
-    ``generator`` is trained; ``generator_ema`` follows it as an exponential moving average of its
-    weights (``vidgen_lib.nn.ema``) and is the one that samples, as in VGAN.
-    """
+    ``generator`` is trained; ``generator_ema``, a moving average of its weights, samples (as in VGAN)."""
 
     def __init__(self, config: Config) -> None:
         super().__init__()
@@ -289,21 +245,15 @@ class MoCoGAN(nn.Module):
 
     def recalibrate_ema(self, batches: int = 50, batch_size: int = 16) -> None:
         """Re-estimate the averaged generator's BatchNorm statistics for its averaged weights."""
-        ema = self.generator_ema
-
-        def draw(g: torch.Generator) -> Tensor:  # codes drawn as in sample: content, action, motion
-            z_content, z_action = ema.sample_content(batch_size, g), ema.sample_action(batch_size, g)
-            return ema.generate(z_content, ema.sample_motion(batch_size, g, z_action), z_action)
-
-        recalibrate_batchnorm(ema, draw, batches)
+        ema = self.generator_ema  # codes drawn as in sample: content, then motion
+        recalibrate_batchnorm(ema, lambda g: ema.generate(ema.sample_content(batch_size, g),
+                                                          ema.sample_motion(batch_size, g)), batches)
 
 
 def build(config: Config) -> MoCoGAN:
     """A fresh MoCoGAN with DCGAN initialisation (weights N(0, 0.02), BatchNorm scales N(1, 0.02)).
-
-    Discriminators without BatchNorm keep PyTorch's default initialisation: with weights of std 0.02
-    and nothing to rescale them, their logits would start vanishingly small.
-    """
+    Spectrally normalised discriminators keep PyTorch's default: with weights of std 0.02 and no
+    BatchNorm to rescale them, their logits would start vanishingly small."""
     model = MoCoGAN(config)
     discriminators = [d for d in (model.image_discriminator, model.video_discriminator) if d is not None]
     for part in [model.generator, *(discriminators if config.disc_norm == "batch" else [])]:
@@ -314,100 +264,68 @@ def build(config: Config) -> MoCoGAN:
 
 # --- the losses and one training iteration ------------------------------------------------------
 
-def sample_frames(videos: Tensor, n: int, generator: torch.Generator | None = None) -> Tensor:
+def sample_frames(videos: Tensor, n: int) -> Tensor:
     """n of the B * T frames of videos (B, C, T, H, W), at random, without replacement: (n, C, H, W),
     what D_I sees. Gradients flow through the chosen frames."""
     frames = fold_time(videos)
-    return frames[torch.randperm(frames.shape[0], generator=generator)[:n].to(frames.device)]
+    return frames[torch.randperm(frames.shape[0])[:n].to(frames.device)]
 
 
 def generator_loss(image_logits: Tensor | None, video_logits: Tensor | None, kind: str = "bce") -> Tensor:
     """G's loss: the image GAN term plus the video GAN term (Sec. 4, the objective F_V).
-
     ``bce``: -mean log D_I(x̃) - mean log D_V(ṽ), BCE against the label "real" (non-saturating);
     ``hinge``: -mean D_I(x̃) - mean D_V(ṽ) on the raw logits. ``None`` leaves a term out (no D_I, or
-    only the image generator being pretrained).
+    no D_V while the image generator is pretrained).
     """
     kind = "hinge" if kind == "hinge" else "non_saturating"
     terms = [logits for logits in (image_logits, video_logits) if logits is not None]
     return sum(losses.generator_loss(logits, kind) for logits in terms)
 
 
-def _augment(x: Tensor, config: Config) -> Tensor:
-    """DiffAugment before a discriminator, real and fake alike; -1 (black in [-1, 1]) fills the border."""
-    return diff_augment(x, config.augment, fill=-1.0)
-
-
 def training_step(model: MoCoGAN, trainer: Trainer, batch: dict[str, Tensor]) -> dict[str, float]:
-    """One iteration of Sec. 4's alternating updates: D_I, then D_V, then G, on one batch of fakes.
-    Both discriminators see their inputs through DiffAugment (:func:`_augment`), real and fake alike.
+    """One iteration of Sec. 4's alternating updates: D_I, then D_V, then G, on one batch of fakes, which
+    both discriminators see through DiffAugment, as they see the real ones. The first
+    ``pretrain_image_steps`` play an image GAN instead (D_I, then G against D_I alone, on only the
+    ceil(image_batch_size / T) clips D_I needs): a good image generator first, then a motion path through
+    its latent space, is the insight of MoCoGAN-HD (Tian et al., ICLR 2021).
 
     Args:
         batch: ``{"video": (B, C, T, H, W)}`` real videos in [0, 1], as the training data yields them.
     Returns:
-        The losses ``D_image`` (with D_I), ``D_video`` and ``G``.
+        The losses ``D_image`` (with D_I), ``D_video`` (not while pretraining) and ``G``.
     """
     config, d_image, d_video = model.config, model.image_discriminator, model.video_discriminator
-    real = to_signed(batch["video"])  # the networks work in [-1, 1]
-    fake, z_action = model.generator(real.shape[0])  # generated once, reused by all three updates
-    values = {}
-    if d_image is not None:
-        fake_frames = sample_frames(fake, config.image_batch_size)
-        real_frames = sample_frames(real, config.image_batch_size)
-        # Sec. 4, F_V's image term: real frames "real", generated frames "fake".
-        loss_d_image = losses.discriminator_loss(d_image(_augment(real_frames, config)),
-                                                 d_image(_augment(fake_frames.detach(), config)), config.loss)
-        values["D_image"] = trainer.update("D_image", loss_d_image)
-    real_logits, _ = d_video(_augment(real, config))
-    fake_logits, fake_category = d_video(_augment(fake.detach(), config))
-    loss_d_video = losses.discriminator_loss(real_logits, fake_logits, config.loss)  # F_V's video term
-    if z_action is not None:  # Sec. 4.1: D_V learns to recover z_A from the fakes (InfoGAN)
-        loss_d_video = loss_d_video + F.cross_entropy(fake_category, z_action.argmax(dim=1))
-    values["D_video"] = trainer.update("D_video", loss_d_video)
+    real, n_frames = to_signed(batch["video"]), config.image_batch_size  # the networks work in [-1, 1]
 
+    def augment(x: Tensor) -> Tensor:  # the same for real and fake; -1 (black) fills the border
+        return diff_augment(x, config.augment, fill=-1.0)
+
+    if trainer.step < config.pretrain_image_steps:  # the image game (MoCoGAN-HD): D_V sits out
+        d_video, real_frames = None, sample_frames(real, n_frames)
+        fake = model.generator(-(-n_frames // config.num_frames))  # ceil(n_frames / T) clips
+        fake_frames = sample_frames(fake, n_frames)
+    else:
+        fake = model.generator(real.shape[0])  # generated once, reused by all three updates
+        if d_image is not None:
+            fake_frames, real_frames = sample_frames(fake, n_frames), sample_frames(real, n_frames)
+    values = {}
+    if d_image is not None:  # Sec. 4, F_V's image term: real frames "real", generated frames "fake"
+        loss = losses.discriminator_loss(d_image(augment(real_frames)),
+                                         d_image(augment(fake_frames.detach())), config.loss)
+        values["D_image"] = trainer.update("D_image", loss)
+    if d_video is not None:  # F_V's video term
+        loss = losses.discriminator_loss(d_video(augment(real)), d_video(augment(fake.detach())), config.loss)
+        values["D_video"] = trainer.update("D_video", loss)
     discriminators = [d for d in (d_image, d_video) if d is not None]
     for d in discriminators:
         d.requires_grad_(False)  # G's update needs no D weight gradients
-    fake_logits, fake_category = d_video(_augment(fake, config))
-    image_logits = d_image(_augment(fake_frames, config)) if d_image is not None else None
-    loss_g = generator_loss(image_logits, fake_logits, config.loss)
-    if z_action is not None:  # ... and G learns to make z_A recoverable
-        loss_g = loss_g + F.cross_entropy(fake_category, z_action.argmax(dim=1))
-    values["G"] = trainer.update("G", loss_g)
+    video_logits = d_video(augment(fake)) if d_video is not None else None
+    image_logits = d_image(augment(fake_frames)) if d_image is not None else None
+    values["G"] = trainer.update("G", generator_loss(image_logits, video_logits, config.loss))
     for d in discriminators:
         d.requires_grad_(True)
     ema_update(model.generator_ema, model.generator, config.ema_decay)
     return values
-
-
-def image_step(model: MoCoGAN, trainer: Trainer, batch: dict[str, Tensor]) -> dict[str, float]:
-    """One step of an *image* GAN that pretrains G_I: D_I, then G against D_I alone; D_V waits. A good
-    image generator first, then a motion path through its latent space, is the insight of MoCoGAN-HD
-    (Tian et al., ICLR 2021). Only the clips D_I needs are generated: ceil(image_batch_size / T).
-
-    Args:
-        batch: ``{"video": (B, C, T, H, W)}`` real videos in [0, 1].
-    """
-    config, d_image = model.config, model.image_discriminator
-    real_frames = sample_frames(to_signed(batch["video"]), config.image_batch_size)
-    fake, _ = model.generator(-(-config.image_batch_size // config.num_frames))
-    fake_frames = sample_frames(fake, config.image_batch_size)
-    loss_d = losses.discriminator_loss(d_image(_augment(real_frames, config)),
-                                       d_image(_augment(fake_frames.detach(), config)), config.loss)
-    values = {"D_image": trainer.update("D_image", loss_d)}
-    d_image.requires_grad_(False)
-    loss_g = generator_loss(d_image(_augment(fake_frames, config)), None, config.loss)
-    values["G"] = trainer.update("G", loss_g)
-    d_image.requires_grad_(True)
-    ema_update(model.generator_ema, model.generator, config.ema_decay)
-    return values
-
-
-def step(model: MoCoGAN, trainer: Trainer, batch: dict[str, Tensor]) -> dict[str, float]:
-    """The step :func:`train` runs: :func:`image_step` for the first ``pretrain_image_steps``, then
-    :func:`training_step`."""
-    pretraining = trainer.step < model.config.pretrain_image_steps
-    return (image_step if pretraining else training_step)(model, trainer, batch)
 
 
 # --- training, sampling, the shipped checkpoint ------------------------------------------------
@@ -430,13 +348,14 @@ def train(config: Config, steps: int | None = None, *, run_dir: str | Path | Non
           progress: bool = True, time_limit_s: float | None = None) -> tuple[MoCoGAN, dict[str, float]]:
     """Train on moving digits for ``steps`` (default ``config.steps``) or ``time_limit_s`` seconds.
 
-    Runs :func:`step` with ``vidgen_lib.train.run``, then recalibrates the averaged generator's
+    Runs :func:`training_step` with ``vidgen_lib.train.run``, then recalibrates the averaged generator's
     BatchNorm. Snapshots from fixed codes (10%, 30%, 100% of the run) are kept in ``model.snapshots``.
     Returns the model in eval mode and its training metrics (``final/<loss>``, ``steps``, wall time).
     """
     seed_everything(seed)
     model = build(config)
-    return run(model, make_optimizers(model, config), step, batches(training_data(config), config.batch_size),
+    data = batches(training_data(config), config.batch_size)
+    return run(model, make_optimizers(model, config), training_step, data,
                config.steps if steps is None else steps, run_dir=run_dir, seed=seed, progress=progress,
                time_limit_s=time_limit_s, snapshot=lambda: sample(model, SNAPSHOT_SAMPLES, seed=1234),
                finish=model.recalibrate_ema)
@@ -444,20 +363,20 @@ def train(config: Config, steps: int | None = None, *, run_dir: str | Path | Non
 
 def _code(code: Tensor | None, n: int, dim: int, name: str, per_frame: bool = False) -> Tensor | None:
     """None, or a code checked: (n, [T,] dim), or without the first axis (one code for all n videos)."""
-    ndim = 3 if per_frame else 2
     if code is None:
         return None
-    if (not isinstance(code, Tensor) or not code.is_floating_point() or code.ndim not in (ndim - 1, ndim)
-            or code.shape[-1] != dim or (code.ndim == ndim and code.shape[0] != n)):
+    ndim = 3 if per_frame else 2
+    if not (isinstance(code, Tensor) and code.is_floating_point() and code.shape[-1:] == (dim,)
+            and (code.ndim == ndim - 1 or (code.ndim == ndim and len(code) == n))):
         shape = f"({n}, T, {dim})" if per_frame else f"({n}, {dim})"
         got = f"shape {tuple(code.shape)}, {code.dtype}" if isinstance(code, Tensor) else type(code).__name__
         raise ValueError(f"{name} must be a float tensor of shape {shape}, or without its first axis "
                          f"(one code shared by all {n} videos); got {got}.")
-    return repeat(code, "... -> n ...", n=n) if code.ndim == ndim - 1 else code
+    return repeat(code, "... -> n ...", n=n) if code.ndim < ndim else code
 
 
 def sample(model: MoCoGAN, n: int, *, seed: int | None = None, content: Tensor | None = None,
-           motion: Tensor | None = None, action: Tensor | None = None) -> Tensor:
+           motion: Tensor | None = None) -> Tensor:
     """n videos (n, C, T, H, W) in [0, 1] on the CPU, from the averaged generator; fix ``content`` or
     ``motion`` to see the decomposition.
 
@@ -465,23 +384,17 @@ def sample(model: MoCoGAN, n: int, *, seed: int | None = None, content: Tensor |
         seed: makes the draw of every code that is not given repeatable.
         content: (n, dim_content) or (dim_content,) z_C, shared by every video when 1-D.
         motion: (n, T, dim_motion) or (T, dim_motion) z_M(1..T), shared by every video when 2-D.
-        action: (n, num_actions) or (num_actions,) one-hot z_A (models with actions only).
     """
     c, gen, g = model.config, model.generator_ema, rng(seed)
     if n < 1:
         raise ValueError(f"n must be a positive number of videos, got {n}.")
-    if action is not None and c.num_actions == 0:
-        raise ValueError("action: this model has no action code (its Config.num_actions is 0).")
-    content, action = _code(content, n, c.dim_content, "content"), _code(action, n, c.num_actions, "action")
+    content = _code(content, n, c.dim_content, "content")
     motion = _code(motion, n, c.dim_motion, "motion", per_frame=True)
-    if action is not None and (action.min() < 0 or action.max() > 1):
-        raise ValueError("action must hold one-hot codes, values in [0, 1].")
     with eval_mode(model):
         dev = model_device(gen)
         z_content = gen.sample_content(n, g) if content is None else content.to(dev)
-        z_action = gen.sample_action(n, g) if action is None else action.to(dev)
-        z_motion = gen.sample_motion(n, g, z_action) if motion is None else motion.to(dev)
-        video = gen.generate(z_content, z_motion, z_action)
+        z_motion = gen.sample_motion(n, g) if motion is None else motion.to(dev)
+        video = gen.generate(z_content, z_motion)
     return from_signed(video).clamp(0, 1).cpu()
 
 
