@@ -9,15 +9,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from vidgen_lib.course import (
-    BEGIN,
-    END,
-    NOTEBOOK_GLOB,
-    build_student_edition,
-    execute_notebook,
-    exercise_header,
-    student_notebook,
-)
+from vidgen_lib.course import (BEGIN, END, NOTEBOOK_GLOB, build_student_edition, execute_notebook,
+                               exercise_header, student_notebook)
 from vidgen_lib.exercises import load_all
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"

@@ -9,21 +9,9 @@ import torch
 from torch.utils.data import DataLoader
 
 import vidgen_lib.datasets as vd
-from vidgen_lib.datasets import (
-    ACTIONS,
-    COLORS,
-    DATASETS,
-    DIRECTIONS,
-    SHAPES,
-    ActionShapes,
-    BouncingBalls,
-    MovingDigits,
-    MovingShapes,
-    apply_actions,
-    load_digit_sprites,
-    read_idx,
-    video_batch,
-)
+from vidgen_lib.datasets import (ACTIONS, COLORS, DATASETS, DIRECTIONS, SHAPES, ActionShapes, BouncingBalls,
+                                 MovingDigits, MovingShapes, apply_actions, load_digit_sprites, read_idx,
+                                 video_batch)
 from vidgen_lib.datasets.balls import collide, elastic_collision_1d, render_balls
 from vidgen_lib.datasets.digits import resize_sprites
 from vidgen_lib.datasets.shapes import shape_stamp

@@ -16,15 +16,8 @@ import torch
 from vidgen_lib.datasets.balls import BouncingBalls
 from vidgen_lib.datasets.base import SPLITS, SyntheticVideos
 from vidgen_lib.datasets.digits import MovingDigits, load_digit_sprites, read_idx
-from vidgen_lib.datasets.shapes import (
-    ACTIONS,
-    COLORS,
-    DIRECTIONS,
-    SHAPES,
-    ActionShapes,
-    MovingShapes,
-    apply_actions,
-)
+from vidgen_lib.datasets.shapes import (ACTIONS, COLORS, DIRECTIONS, SHAPES, ActionShapes, MovingShapes,
+                                        apply_actions)
 
 #: Every dataset by name.
 DATASETS: dict[str, type[SyntheticVideos]] = {

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from vidgen_lib.metrics import bits_per_dim, nats_per_frame
-from vidgen_lib.models.vpn import VPN, _check_video, pixel_nll, quantize, test_videos
+from vidgen_lib.models.vpn import VPN, pixel_nll, quantize, test_videos
 from vidgen_lib.runtime import eval_mode, model_device
 from vidgen_lib.video import validate_video
 
@@ -32,8 +32,10 @@ def log_likelihood(model: VPN, video: Tensor, context: int = 1, batch_size: int 
     Args:
         video: (B, 1, T, H, W) in [0, 1], quantised to ``model.config.levels`` inside.
         context: frames given; frames context..T-1 are scored.
+    Raises:
+        ValueError: a video that is not grey, of the model's frame size and in [0, 1], or a context
+            outside [1, T - 1] (``pixel_nll`` checks each batch).
     """
-    _check_video(model, video, context)  # grey, the model's frame size, 1 <= context < T
     dev = model_device(model)
     with eval_mode(model):
         out = [-pixel_nll(model, chunk.to(dev), context).sum(dim=(1, 2, 3)).cpu()

@@ -14,21 +14,9 @@ import torch
 
 from vidgen_lib.checkpoints import load_model
 from vidgen_lib.models import vgan
-from vidgen_lib.models.vgan import (
-    SNAPSHOT_SAMPLES,
-    VGAN,
-    VGANDiscriminator,
-    VGANGenerator,
-    build,
-    dataset,
-    generate_parts,
-    latents,
-    make_optimizers,
-    sample,
-    sample_from,
-    train,
-    training_step,
-)
+from vidgen_lib.models.vgan import (SNAPSHOT_SAMPLES, VGAN, VGANDiscriminator, VGANGenerator, build, dataset,
+                                    generate_parts, latents, make_optimizers, sample, sample_from, train,
+                                    training_step)
 
 NAME = "vgan_one_stream"
 

@@ -4,8 +4,9 @@
   down) and the initialisations the papers use;
 - :mod:`~vidgen_lib.nn.recurrent`: a stacked LSTM stepped frame by frame, its Gaussian head, a ConvLSTM;
 - :mod:`~vidgen_lib.nn.masked`: PixelCNN's causal masks and masked convolution;
+- :mod:`~vidgen_lib.nn.multiplicative`: the Video Pixel Network's gated multiplicative units and blocks;
 - :mod:`~vidgen_lib.nn.gaussian`: the reparameterised sample, diagonal Gaussian heads;
 - :mod:`~vidgen_lib.nn.ema`: moving averages of weights and BatchNorm recalibration (GAN sampling).
 
-Imports nothing of the library: a block knows tensors, not videos or models.
+Imports nothing above it: a block knows tensors, not videos or models.
 """
