@@ -8,10 +8,11 @@ import torch
 from torch.distributions import Normal, kl_divergence
 
 import vidgen_lib
-from vidgen_lib import evaluation, losses
+from vidgen_lib import evaluation
 from vidgen_lib.checkpoints import read_card
 from vidgen_lib.datasets import ActionShapes, apply_actions
 from vidgen_lib.datasets.base import bounce_in_box
+from vidgen_lib.datasets.shapes import RGB
 from vidgen_lib.evaluation import dvg as dvg_eval
 from vidgen_lib.models import dvg, get
 from vidgen_lib.nn.gaussian import reparameterize
@@ -318,12 +319,17 @@ def _predictor_input(h, z, action, num_actions):
     return torch.cat([h, z, dvg.action_one_hot(action, num_actions)], dim=-1)
 
 
-def _gaussian_kl(mu_q, logvar_q, mu_p, logvar_p):
-    return losses.gaussian_kl(mu_q, logvar_q, mu_p, logvar_p).sum(-1)
+def _charged_kl(kl, free_bits):
+    return kl.mean(dim=0).clamp(min=free_bits).sum()
 
 
-SOLUTIONS = {"7.1": _gaussian_kl, "7.2": lambda mu, logvar, eps: mu + torch.exp(0.5 * logvar) * eps,
-             "7.4": dvg.kl_weight, "7.3": _predictor_input}
+def _centroid(video, rgb):
+    """The agent's centroid through the library's measurement, from its colour index."""
+    index = (torch.as_tensor(RGB)[None] == rgb[:, None]).all(-1).float().argmax(-1)
+    return dvg_eval.agent_centroids(video, index)
+
+
+SOLUTIONS = {"7.1": _charged_kl, "7.2": _predictor_input, "7.3": dvg.kl_weight, "7.4": _centroid}
 
 
 @pytest.mark.parametrize("exercise_id", sorted(SOLUTIONS))
@@ -338,14 +344,13 @@ def test_checks_pass_on_the_solution_and_report_a_stub(exercise_id, capsys):
 
 
 @pytest.mark.parametrize("exercise_id, mistake, message", [
-    ("7.1", lambda mq, lq, mp, lp: _gaussian_kl(mp, lp, mq, lq), "KL\\(p ‖ q\\)"),
-    ("7.1", lambda mq, lq, mp, lp: 2 * _gaussian_kl(mq, lq, mp, lp), "factor 1/2"),
-    ("7.2", lambda mu, logvar, eps: mu + torch.exp(logvar) * eps, "standard deviation"),
-    ("7.2", lambda mu, logvar, eps: (mu + torch.exp(0.5 * logvar) * eps).detach(), "no gradient"),
-    ("7.4", lambda step, beta, warmup: beta * step / warmup, "cap it at beta"),
-    ("7.4", lambda step, beta, warmup: beta, "switched off"),
-    ("7.3", lambda h, z, a, n: torch.cat([z, h, dvg.action_one_hot(a, n)], -1), "order"),
-    ("7.3", lambda h, z, a, n: torch.cat([h, z, a[:, None].float().repeat(1, n)], -1), "one_hot"),
+    ("7.1", lambda kl, free_bits: kl.clamp(min=free_bits).mean(dim=0).sum(), "before averaging"),
+    ("7.1", lambda kl, free_bits: kl.sum(dim=0).clamp(min=free_bits).sum(), "do not sum it"),
+    ("7.2", lambda h, z, a, n: torch.cat([z, h, dvg.action_one_hot(a, n)], -1), "order"),
+    ("7.2", lambda h, z, a, n: torch.cat([h, z, a[:, None].float().repeat(1, n)], -1), "one_hot"),
+    ("7.3", lambda step, beta, warmup: beta * step / warmup, "cap it at beta"),
+    ("7.3", lambda step, beta, warmup: beta, "switched off"),
+    ("7.4", lambda video, rgb: _centroid(video, rgb).flip(-1), "swapped"),
 ])
 def test_checks_name_typical_mistakes(exercise_id, mistake, message):
     from vidgen_lib.exercises import EXERCISES, ExerciseError, load_all

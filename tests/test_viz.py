@@ -46,6 +46,13 @@ def test_bad_input_names_what_was_expected(bad, message):
 def test_frame_grid_has_one_row_per_video():
     fig = viz.frame_grid(torch.stack([_video()] * 2), max_frames=3)
     assert len(fig.axes) == 6
+    assert [ax.get_title() for ax in fig.axes[:3]] == ["t=0", "t=1", "t=2"] and fig.axes[3].get_title() == ""
+
+
+def test_frame_grid_names_columns_that_are_not_time():
+    fig = viz.frame_grid(torch.stack([_video()] * 2), max_frames=3, column_labels=["-1", "0", "+1"])
+    assert [ax.get_title() for ax in fig.axes[:3]] == ["-1", "0", "+1"]
+    assert all(ax.get_title() == "" for ax in viz.frame_grid(_video(), max_frames=3, column_labels=[]).axes)
 
 
 def test_frame_scrubber_builds_a_slider_over_time():

@@ -87,18 +87,23 @@ def show_video(video: torch.Tensor, *, fps: int = 8, size: float = 2.0, title: s
 
 
 def frame_grid(videos: torch.Tensor, *, max_frames: int = 16, labels: list[str] | None = None,
-               size: float = 0.9):
-    """A figure with one row per video and one column per frame (time runs left to right)."""
+               size: float = 0.9, column_labels: list[str] | None = None):
+    """A figure with one row per video and one column per frame (time runs left to right).
+
+    Columns are titled ``t=0``, ``t=1``, ...; pass ``column_labels`` when the columns are not time steps
+    (e.g. different examples, or values of a latent), ``[]`` for no titles.
+    """
     frames = as_batch(videos)[:, :max_frames]
     b, t = frames.shape[:2]
+    column_labels = [f"t={j}" for j in range(t)] if column_labels is None else column_labels
     fig, axes = plt.subplots(b, t, figsize=(size * t, size * b), squeeze=False)
     for i in range(b):
         for j in range(t):
             axes[i, j].imshow(frames[i, j], interpolation="nearest", vmin=0, vmax=1)
             axes[i, j].set_xticks([])
             axes[i, j].set_yticks([])
-            if i == 0:
-                axes[i, j].set_title(f"t={j}", fontsize=7)
+            if i == 0 and j < len(column_labels):
+                axes[i, j].set_title(column_labels[j], fontsize=7)
         if labels:
             axes[i, 0].set_ylabel(labels[i], fontsize=7, rotation=0, ha="right", va="center")
     fig.tight_layout(pad=0.1)
