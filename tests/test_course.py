@@ -115,6 +115,16 @@ def test_execute_notebook_saves_outputs_without_widget_state(tmp_path: Path) -> 
     assert "widgets" not in done.metadata
 
 
+def test_execute_notebook_saves_no_frozen_progress_bar(tmp_path: Path) -> None:
+    source = "from tqdm.auto import tqdm\nfor _ in tqdm(range(3)):\n    pass\nprint('done')"
+    nb = new_notebook(cells=[new_code_cell(source)])
+    path = tmp_path / "01_bar.ipynb"
+    nbformat.write(nb, path)
+    execute_notebook(path, timeout=60)
+    outputs = nbformat.read(path, as_version=4).cells[0].outputs
+    assert [o.get("text") for o in outputs] == ["done\n"]  # the bar left nothing behind
+
+
 # --- every notebook of the course ------------------------------------------------------------------
 
 @pytest.mark.parametrize("path", REAL_NOTEBOOKS, ids=lambda p: p.name)

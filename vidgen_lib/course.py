@@ -109,15 +109,30 @@ def run_notebook(nb: nbformat.NotebookNode, folder: Path, timeout: int = 600) ->
     return time.perf_counter() - start
 
 
+PROGRESS_BAR = re.compile(r"^[^|]*\d+%\|")  # tqdm's text: "training:   0%|          | 0/40 [...]"
+
+
+def is_progress_bar(output: dict) -> bool:
+    """Whether a cell output is a tqdm progress bar drawn as a widget."""
+    data = output.get("data", {})
+    return ("application/vnd.jupyter.widget-view+json" in data
+            and bool(PROGRESS_BAR.match(data.get("text/plain", ""))))
+
+
 def execute_notebook(path: Path, timeout: int = 600) -> float:
     """Run a notebook top to bottom in its own folder and save it with outputs; returns wall seconds.
 
     Saved widget state (``metadata.widgets``) is removed: it stops notebooks rendering on code hosts.
-    If a cell fails, nbclient's ``CellExecutionError`` propagates and the file is left unchanged.
+    Progress bars are not saved: a saved bar shows only its first frame ("0/1000"), while a learner
+    running the notebook sees it move. If a cell fails, nbclient's ``CellExecutionError`` propagates and
+    the file is left unchanged.
     """
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
     seconds = run_notebook(nb, path.parent, timeout)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [out for out in cell.outputs if not is_progress_bar(out)]
     nb.metadata.pop("widgets", None)
     nbformat.write(nb, path)
     return seconds
