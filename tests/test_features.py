@@ -1,4 +1,4 @@
-"""Tests of vidgen_lib.features: the toy-world feature network behind FVD and ACD, and the I3D path."""
+"""Tests of vidgen_lib.evaluation.features: the toy-world network behind FVD and ACD, and the I3D path."""
 import json
 import warnings
 

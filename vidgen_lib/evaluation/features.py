@@ -482,7 +482,7 @@ def frame_features(videos: Tensor, model: ToyVideoFeatures | None = None, batch_
 def video_and_frame_features(
     videos: Tensor, model: ToyVideoFeatures | None = None, batch_size: int = 64
 ) -> tuple[Tensor, Tensor]:
-    """Both features at once, sharing the per-frame stem (what ``metrics.evaluate_generator`` uses).
+    """Both features at once, sharing the per-frame stem (what ``evaluation.evaluate_generator`` uses).
 
     Args:
         videos: ``(N, C, T, H, W)`` in [0, 1], C = 1 or 3.

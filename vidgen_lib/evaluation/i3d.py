@@ -29,7 +29,7 @@ class I3DFeatures:
         **call_kwargs: extra keyword arguments for every call of the module (some ports take
             options, e.g. ``return_features=True``).
 
-    Use it as an extractor: ``metrics.fvd(real, fake, extractor=I3DFeatures("i3d.pt"))``.
+    Use it as an extractor: ``evaluation.fvd(real, fake, extractor=I3DFeatures("i3d.pt"))``.
     """
 
     MIN_FRAMES = 9

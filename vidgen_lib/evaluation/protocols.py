@@ -23,7 +23,7 @@ Extractor = Callable[[Tensor], Tensor]
 
 
 def _default_extractor() -> Extractor:
-    """The course's toy-world video features (loaded on first use; see ``vidgen_lib.features``)."""
+    """The course's toy-world video features (loaded on first use; see ``vidgen_lib.evaluation.features``)."""
     model = features.load_features()
     return lambda videos: features.video_features(videos, model)
 
@@ -53,7 +53,7 @@ def embed_videos(videos: Tensor, extractor: Extractor | None = None, batch_size:
     Args:
         videos: ``(N, C, T, H, W)`` videos in [0, 1].
         extractor: callable mapping ``(B, C, T, H, W)`` videos to ``(B, D)`` features; ``None``
-            uses the course's toy-world video features (``vidgen_lib.features.video_features``).
+            uses the course's toy-world video features (``vidgen_lib.evaluation.features.video_features``).
         batch_size: videos per call to ``extractor``.
 
     Returns:
@@ -61,6 +61,15 @@ def embed_videos(videos: Tensor, extractor: Extractor | None = None, batch_size:
     """
     validate_video(videos, "videos")
     return _extract_features(videos, extractor, batch_size, "videos")
+
+
+def _embed_pair(real_videos: Tensor, fake_videos: Tensor, extractor: Extractor | None,
+                batch_size: int) -> tuple[Tensor, Tensor]:
+    """Both sets checked (same C, T, H, W) and embedded by one extractor: ``(N_real, D)``, ``(N_fake, D)``."""
+    _check_video_sets(real_videos, fake_videos)
+    extractor = extractor or _default_extractor()
+    return (_extract_features(real_videos, extractor, batch_size, "real_videos"),
+            _extract_features(fake_videos, extractor, batch_size, "fake_videos"))
 
 
 def fvd(
@@ -73,7 +82,7 @@ def fvd(
 
     Both sets go through ``extractor`` in batches under ``torch.no_grad()``; Gaussians are fitted
     to the features and compared with ``frechet_distance``. The FVD paper uses the 400 logits of
-    an I3D network trained on Kinetics-400 (``vidgen_lib.features.I3DFeatures`` runs one you have
+    an I3D network trained on Kinetics-400 (``vidgen_lib.evaluation.i3d.I3DFeatures`` runs one you have
     on disk). By default the course uses its own small classifier of the video world, so its
     values are a *toy-world FVD*, not comparable to published numbers.
 
@@ -95,11 +104,7 @@ def fvd(
         FileNotFoundError: if ``extractor`` is None and the feature network is not in
             ``data/checkpoints`` (the message gives the command that trains it).
     """
-    _check_video_sets(real_videos, fake_videos)
-    extractor = extractor or _default_extractor()
-    feats_real = _extract_features(real_videos, extractor, batch_size, "real_videos")
-    feats_fake = _extract_features(fake_videos, extractor, batch_size, "fake_videos")
-    return fvd_from_features(feats_real, feats_fake)
+    return fvd_from_features(*_embed_pair(real_videos, fake_videos, extractor, batch_size))
 
 
 def _check_video_sets(real_videos: Tensor, fake_videos: Tensor) -> None:
@@ -133,11 +138,7 @@ def kvd_videos(
     Returns:
         The unbiased MMD² between the two sets' features.
     """
-    _check_video_sets(real_videos, fake_videos)
-    extractor = extractor or _default_extractor()
-    feats_real = _extract_features(real_videos, extractor, batch_size, "real_videos")
-    feats_fake = _extract_features(fake_videos, extractor, batch_size, "fake_videos")
-    return kvd(feats_real, feats_fake, **kvd_options)
+    return kvd(*_embed_pair(real_videos, fake_videos, extractor, batch_size), **kvd_options)
 
 
 def acd_videos(videos: Tensor, frame_feature_fn: Callable[[Tensor], Tensor] | None = None) -> float:
@@ -147,7 +148,7 @@ def acd_videos(videos: Tensor, frame_feature_fn: Callable[[Tensor], Tensor] | No
         videos: ``(N, C, T, H, W)`` videos in [0, 1], T >= 2.
         frame_feature_fn: callable mapping frames ``(B, C, H, W)`` to features ``(B, D)``;
             called once on all N·T frames under ``torch.no_grad()``. ``None``: the identity
-            features of the course's feature network (``vidgen_lib.features.frame_features``,
+            features of the course's feature network (``vidgen_lib.evaluation.features.frame_features``,
             trained to name the digit, or the shape and colour, in every frame).
 
     Returns:
