@@ -10,8 +10,8 @@ from torch.utils.data import DataLoader
 
 import vidgen_lib.datasets as vd
 from vidgen_lib.datasets import (ACTIONS, COLORS, DATASETS, DIRECTIONS, SHAPES, ActionShapes, BouncingBalls,
-                                 MovingDigits, MovingShapes, apply_actions, load_digit_sprites, read_idx,
-                                 video_batch)
+                                 MovingDigits, MovingShapes, TexturedShapes, apply_actions,
+                                 load_digit_sprites, read_idx, video_batch)
 from vidgen_lib.datasets.balls import collide, elastic_collision_1d, render_balls
 from vidgen_lib.datasets.digits import resize_sprites
 from vidgen_lib.datasets.shapes import shape_stamp
@@ -37,8 +37,8 @@ def assert_items_equal(a: dict, b: dict) -> None:
 
 
 def test_exports():
-    assert set(DATASETS.values()) == {MovingDigits, BouncingBalls, MovingShapes, ActionShapes}
-    for name in ("MovingDigits", "BouncingBalls", "MovingShapes", "load_digit_sprites",
+    assert set(DATASETS.values()) == {MovingDigits, BouncingBalls, MovingShapes, ActionShapes, TexturedShapes}
+    for name in ("MovingDigits", "BouncingBalls", "MovingShapes", "TexturedShapes", "load_digit_sprites",
                  "read_idx", "video_batch", "DATASETS"):
         assert hasattr(vd, name)
 

@@ -159,3 +159,20 @@ def frame_scrubber(videos: torch.Tensor, *, size: float = 2.5):
     slider.observe(draw, names="value")
     draw()
     return widgets.VBox([slider, out])
+
+
+def flow_to_rgb(flow: torch.Tensor | np.ndarray, max_magnitude: float | None = None) -> np.ndarray:
+    """An optical flow field ``(2, H, W)`` (dx, dy in pixels) as a colour image ``(H, W, 3)`` in [0, 1].
+
+    The usual colour wheel: the hue says the direction of motion, the brightness its length (black: no
+    motion). ``max_magnitude`` is the length shown at full brightness (default: the largest in ``flow``),
+    so pass the same value to compare two fields.
+    """
+    from matplotlib.colors import hsv_to_rgb
+
+    dx, dy = np.asarray(torch.as_tensor(flow).detach().cpu().float())
+    magnitude = np.hypot(dx, dy)
+    top = max_magnitude or max(float(magnitude.max()), 1e-6)
+    hue = (np.arctan2(dy, dx) / (2 * np.pi)) % 1.0
+    value = np.clip(magnitude / top, 0, 1)
+    return hsv_to_rgb(np.stack([hue, np.ones_like(hue), value], axis=-1))

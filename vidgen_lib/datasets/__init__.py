@@ -1,9 +1,9 @@
-"""The synthetic video world: moving digits, bouncing balls and moving shapes.
+"""The synthetic video world: moving digits, bouncing balls, moving shapes and textured shapes.
 
 Every dataset is a map-style ``torch.utils.data.Dataset`` whose item ``i`` is a pure function of
 ``(seed, split, i)``, generated on the fly. ``dataset[i]["video"]`` is ``(C, T, H, W)`` float32 in
 [0, 1]; the other entries are ground truth (labels, positions, velocities, captions, masks,
-actions) for checking what a model generates.
+actions, optical flow) for checking what a model generates.
 
 >>> ds = MovingDigits("train", num_videos=64, num_frames=16, frame_size=32)
 >>> video_batch(ds, 8).shape
@@ -16,6 +16,7 @@ import torch
 from vidgen_lib.datasets.balls import BouncingBalls
 from vidgen_lib.datasets.base import SPLITS, SyntheticVideos
 from vidgen_lib.datasets.digits import MovingDigits, load_digit_sprites, read_idx
+from vidgen_lib.datasets.scenes import LABELS, TexturedShapes
 from vidgen_lib.datasets.shapes import (ACTIONS, COLORS, DIRECTIONS, SHAPES, ActionShapes, MovingShapes,
                                         apply_actions)
 
@@ -25,6 +26,7 @@ DATASETS: dict[str, type[SyntheticVideos]] = {
     "bouncing_balls": BouncingBalls,
     "moving_shapes": MovingShapes,
     "action_shapes": ActionShapes,
+    "textured_shapes": TexturedShapes,
 }
 
 
@@ -37,7 +39,7 @@ def video_batch(dataset: SyntheticVideos, n: int, start: int = 0) -> torch.Tenso
 
 
 __all__ = [
-    "MovingDigits", "BouncingBalls", "MovingShapes", "ActionShapes", "load_digit_sprites",
+    "MovingDigits", "BouncingBalls", "MovingShapes", "ActionShapes", "TexturedShapes", "load_digit_sprites",
     "read_idx", "apply_actions", "video_batch", "DATASETS", "SPLITS", "SHAPES", "COLORS",
-    "DIRECTIONS", "ACTIONS",
+    "DIRECTIONS", "ACTIONS", "LABELS",
 ]

@@ -6,8 +6,8 @@
   the protocol of every generator's model card;
 - one module per model whose measurements are its own (``vgan``: the background; ``mocogan``: the
   content/motion decomposition; ``tdvae``: identity and direction of rollouts; ``dvg``: where the
-  agent is; ``vpn``: nats per frame), each with ``evaluate(model, n, *, seed=0) -> dict``: the
-  numbers of the model card.
+  agent is; ``vpn``: nats per frame; ``vid2vid``: quality, temporal consistency, edits), each with
+  ``evaluate(model, n, *, seed=0) -> dict``: the numbers of the model card.
 
 This package sits above the models: it imports them, they never import it.
 """
@@ -31,6 +31,8 @@ _MEASUREMENTS = {
     "dvg": "vidgen_lib.evaluation.dvg",
     "vpn": "vidgen_lib.evaluation.vpn",
     "vpn_independent": "vidgen_lib.evaluation.vpn",
+    "vid2vid": "vidgen_lib.evaluation.vid2vid",
+    "vid2vid_no_warp": "vidgen_lib.evaluation.vid2vid",
 }
 
 

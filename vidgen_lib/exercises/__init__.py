@@ -28,6 +28,10 @@ class ExerciseError(AssertionError):
     """The answer to an exercise is wrong; the message says how, and hints at a fix."""
 
 
+class ExerciseNotDone(ExerciseError):
+    """The answer is still the stub (it raises ``NotImplementedError``)."""
+
+
 def register(exercise_id: str) -> Callable[[Check], Check]:
     """Decorator: record a check in ``EXERCISES`` under its id, e.g. ``@register("1.1")``."""
 
@@ -50,7 +54,7 @@ def call(exercise_id: str, fn: Callable[..., Any], *args: Any) -> Any:
     try:
         return fn(*args)
     except NotImplementedError:
-        raise ExerciseError(
+        raise ExerciseNotDone(
             f"Exercise {exercise_id} is not implemented yet: replace the `raise NotImplementedError(...)` "
             "line with your code, run the cell again."
         ) from None
@@ -93,6 +97,21 @@ def seeded(seed: int) -> Iterator[None]:
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         yield
+
+
+def use_answer(exercise_id: str, check: Check, answer: Any, reference: Any) -> Any:
+    """Check the learner's ``answer`` and return what the rest of the notebook should use.
+
+    A finished answer is checked (a wrong one raises ``ExerciseError``) and returned. A stub prints
+    "not done yet" and the library's ``reference`` is returned, so "Run All" reaches the end of the
+    student edition and the exercise can be done later.
+    """
+    try:
+        check(answer)
+    except ExerciseNotDone:
+        print(f"… Exercise {exercise_id}: not done yet; the notebook goes on with the library's version.")
+        return reference
+    return answer
 
 
 def passed(exercise_id: str, what: str) -> None:

@@ -62,12 +62,11 @@ def psnr(x: Tensor, y: Tensor, data_range: float = 1.0, reduction: str = "mean")
 
 
 def _gaussian_window(window_size: int, sigma: float, channels: int, like: Tensor) -> Tensor:
-    """A normalised 2-D Gaussian window, one copy per channel: ``(C, 1, window_size, window_size)``."""
+    """A normalised 1-D Gaussian window, one copy per channel: ``(C, 1, window_size)``. The 2-D window is
+    its outer product with itself, so filtering with it is a column pass then a row pass."""
     coords = torch.arange(window_size, dtype=like.dtype, device=like.device) - (window_size - 1) / 2
     g = torch.exp(-(coords**2) / (2 * sigma**2))
-    g = g / g.sum()
-    window = torch.outer(g, g)  # separable: the 2-D window is an outer product
-    return repeat(window, "h w -> c 1 h w", c=channels)
+    return repeat(g / g.sum(), "k -> c 1 k", c=channels)
 
 
 def ssim(
@@ -108,7 +107,8 @@ def ssim(
     window = _gaussian_window(window_size, sigma, c, frames_x)
 
     def local_mean(z: Tensor) -> Tensor:  # Gaussian-weighted average around each pixel, per channel
-        return F.conv2d(z, window, groups=c)
+        columns = F.conv2d(z, window[..., None], groups=c)  # (k, 1) kernels: along H
+        return F.conv2d(columns, window[:, :, None], groups=c)  # (1, k) kernels: along W
 
     mu_x, mu_y = local_mean(frames_x), local_mean(frames_y)
     var_x = local_mean(frames_x * frames_x) - mu_x**2

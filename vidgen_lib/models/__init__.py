@@ -31,6 +31,8 @@ _REGISTRY: dict[str, str | ModuleType] = {
     "dvg": "vidgen_lib.models.dvg",
     "vpn": "vidgen_lib.models.vpn",
     "vpn_independent": "vidgen_lib.models.vpn_independent",
+    "vid2vid": "vidgen_lib.models.vid2vid",
+    "vid2vid_no_warp": "vidgen_lib.models.vid2vid_no_warp",
 }
 
 REQUIRED = ("Config", "build", "training_step", "train", "load_pretrained")
