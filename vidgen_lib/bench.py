@@ -86,6 +86,19 @@ for _name in ("mocogan", "vgan"):
     benchmark(f"train/{_name}")(lambda n=_name: _gan_step(n))
 
 
+@benchmark("train/vid2vid")
+def _vid2vid_step() -> tuple[str, float]:
+    """One Vid2Vid iteration (10 frames generated per clip, both D's, then G) at the tutorial config."""
+    from vidgen_lib.models import vid2vid
+
+    config = vid2vid.Config.preset("tutorial")
+    model = vid2vid.build(config)
+    data = vid2vid.training_data(config, num_videos=config.batch_size)
+    batch = {key: torch.stack([data[i][key] for i in range(config.batch_size)]) for key in data[0]}
+    seconds = _time_training_step(vid2vid, model, vid2vid.make_optimizers(model, config), batch)
+    return f"1 step, {config.batch_size} clips {config.num_frames}x{config.frame_size}²", seconds
+
+
 def run(names: list[str] | None = None) -> list[dict]:
     """Run the benchmarks (all, or those whose name starts with one of ``names``) and print a table."""
     torch.manual_seed(0)

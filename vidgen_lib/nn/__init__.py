@@ -6,7 +6,8 @@
 - :mod:`~vidgen_lib.nn.masked`: PixelCNN's causal masks and masked convolution;
 - :mod:`~vidgen_lib.nn.multiplicative`: the Video Pixel Network's gated multiplicative units and blocks;
 - :mod:`~vidgen_lib.nn.gaussian`: the reparameterised sample, diagonal Gaussian heads;
-- :mod:`~vidgen_lib.nn.ema`: moving averages of weights and BatchNorm recalibration (GAN sampling).
+- :mod:`~vidgen_lib.nn.ema`: moving averages of weights and BatchNorm recalibration (GAN sampling);
+- :mod:`~vidgen_lib.nn.warp`: backward warping of images by an optical flow field (Vid2Vid).
 
 Imports nothing above it: a block knows tensors, not videos or models.
 """
