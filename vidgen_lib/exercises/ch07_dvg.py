@@ -123,3 +123,16 @@ def check_dvg_agent_centroid(centroid: Callable[[Tensor, Tensor], Tensor]) -> No
     else:
         hint = "average the row and column indices of the agent's pixels in each frame."
     raise ExerciseError(f"Exercise 7.4: your centroids are wrong: {hint}")
+
+
+# --- answers with the learner's signatures, where the library has no such function: a notebook goes on
+# with these while an exercise is not done yet (``use_answer``) --------------------------------------
+
+def charged_kl(kl: Tensor, free_bits: float) -> Tensor:
+    """7.1's answer: the free-bits charge of ``dvg.dvg_loss``, from the KL per video, step and dimension."""
+    return kl.mean(dim=0).clamp(min=free_bits).sum()
+
+
+def predictor_input(h_prev: Tensor, z: Tensor, action: Tensor, num_actions: int) -> Tensor:
+    """7.2's answer: what ``DVG.predictor_step`` feeds its LSTM."""
+    return torch.cat([h_prev, z, dvg.action_one_hot(action, num_actions)], dim=-1)

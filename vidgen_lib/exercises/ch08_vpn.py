@@ -133,3 +133,17 @@ def check_nats_per_frame(nats_per_frame: Callable[[Tensor, Tensor], float]) -> N
                 "compute -log_softmax(logits, dim=1) at each target value (F.cross_entropy with "
                 "reduction='none'), sum it all, and divide by B·T.")
     raise ExerciseError(f"Exercise 8.3: got {got:.4f}, expected {want:.4f}: {hint}")
+
+
+# --- answers with the learner's signatures, where the library has no such function: a notebook goes on
+# with these while an exercise is not done yet (``use_answer``) --------------------------------------
+
+def multiplicative_unit(h: Tensor, g1_pre: Tensor, g2_pre: Tensor, g3_pre: Tensor, u_pre: Tensor) -> Tensor:
+    """8.2's answer: what ``nn.multiplicative.MultiplicativeUnit`` computes from its convolutions' outputs."""
+    g1, g2, g3 = torch.sigmoid(g1_pre), torch.sigmoid(g2_pre), torch.sigmoid(g3_pre)
+    return g1 * torch.tanh(g2 * h + g3 * torch.tanh(u_pre))
+
+
+def nats_per_frame(logits: Tensor, targets: Tensor) -> float:
+    """8.3's answer: -log p of the targets, summed over pixels, per frame (as ``vpn.pixel_nll`` scores it)."""
+    return float(F.cross_entropy(logits, targets, reduction="sum")) / (targets.shape[0] * targets.shape[1])
