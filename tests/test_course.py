@@ -217,3 +217,58 @@ def test_every_notebook_reference_points_to_a_notebook_that_exists():
             numbers |= {m.group(1) for m in in_brackets.finditer(text)}
             assert numbers <= existing, (
                 f"{path.name} points to notebook(s) {sorted(numbers - existing)}, which do not exist")
+
+
+# --- grading ---------------------------------------------------------------------------------------
+
+GRADED_SETUP = """from vidgen_lib.exercises import check_flow_loss, check_warp, use_answer
+from vidgen_lib.models import vid2vid
+from vidgen_lib.nn.warp import warp as library_warp"""
+GRADED_WARP = """# Exercise 9.1: backward warping
+def warp(image, flow):
+    ### BEGIN SOLUTION
+    return library_warp(image, flow)
+    ### END SOLUTION"""
+GRADED_FLOW_LOSS = """# Exercise 9.2: the flow loss
+def flow_loss(flow, true_flow, previous, current):
+    ### BEGIN SOLUTION
+    return (flow - true_flow).abs().mean() + (warp(previous, flow) - current).abs().mean()
+    ### END SOLUTION
+
+
+flow_loss = use_answer("9.2", check_flow_loss, flow_loss, vid2vid.flow_loss)"""
+
+
+def graded_notebook(flow_loss_source: str = GRADED_FLOW_LOSS) -> nbformat.NotebookNode:
+    """Two exercises: 9.1 with a separate nbgrader check cell worth 2 points, 9.2 checked in its own cell."""
+    cells = [new_code_cell(GRADED_SETUP), new_code_cell(GRADED_WARP, metadata={"tags": ["solution"]}),
+             new_code_cell('warp = use_answer("9.1", check_warp, warp, library_warp)',
+                           metadata={"nbgrader": {"grade": True, "grade_id": "check_9_1", "locked": True,
+                                                  "points": 2, "solution": False, "schema_version": 3}}),
+             new_code_cell(flow_loss_source, metadata={"tags": ["solution"]})]
+    return new_notebook(cells=cells)
+
+
+def test_grade_runs_every_students_notebooks_and_writes_one_row_per_exercise(tmp_path, capsys):
+    import csv
+
+    from vidgen_lib import cli
+
+    wrong = GRADED_FLOW_LOSS.replace(" + (warp(previous, flow) - current).abs().mean()", "")
+    submissions = {"ada": graded_notebook(), "bob": student_notebook(graded_notebook()),
+                   "cy": graded_notebook(wrong)}
+    for student, nb in submissions.items():
+        (tmp_path / "in" / student).mkdir(parents=True)
+        nbformat.write(nb, tmp_path / "in" / student / "09_graded.ipynb")
+    out = tmp_path / "grades.csv"
+    assert cli.main(["grade", str(tmp_path / "in"), "--out", str(out)]) == 0
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    table = {(r["student"], r["exercise"]): (r["status"], float(r["points"]), float(r["max_points"]))
+             for r in rows}
+    assert table == {("ada", "9.1"): ("passed", 2, 2), ("ada", "9.2"): ("passed", 1, 1),
+                     ("bob", "9.1"): ("not done", 0, 2), ("bob", "9.2"): ("not done", 0, 1),
+                     ("cy", "9.1"): ("passed", 2, 2), ("cy", "9.2"): ("failed", 0, 1)}
+    failed = next(r for r in rows if r["status"] == "failed")
+    assert "ExerciseError" in failed["message"] and "only the flow term" in failed["message"]
+    assert "wrote" in capsys.readouterr().out
+    assert cli.main(["grade", str(tmp_path / "nowhere")]) == 2

@@ -9,6 +9,8 @@
     predict NAME [--n 4] [--out predictions.gif] [--seed S]      a predictor's continuations of held-out clips
     train-features [--steps N] [--out DIR] [--seed S]   the video feature network behind FVD and ACD
     student OUT_DIR              the student edition of the notebooks (solutions removed)
+    grade SUBMISSIONS [--out grades.csv] [--timeout S]   run each student's notebooks, one CSV row per
+                                 student and exercise (passed, not done, failed with the check's message)
     execute NOTEBOOK ...         run notebooks top to bottom in place (to commit their outputs)
 
 A mistake in a command (an unknown model, a count that is not positive, a missing or changed
@@ -204,6 +206,27 @@ def write_card(state_dict: dict, out: Path, name: str, config, steps: int, start
     return card
 
 
+def grade(submissions: Path, out: Path, timeout: int) -> int:
+    """Grade every student's notebooks in ``submissions/<student>/NN_*.ipynb``; write ``out`` as CSV."""
+    import csv
+
+    from vidgen_lib.course import GRADE_COLUMNS, grade_submissions
+
+    if not submissions.is_dir() or not any(p.is_dir() for p in submissions.iterdir()):
+        raise UsageError(f"{submissions} should be a folder with one sub-folder of notebooks per student.")
+    positive(timeout, "--timeout")
+    writable_dir(out.parent, "--out")
+    rows = grade_submissions(submissions, NOTEBOOK_DIR, timeout)
+    with open(out, "w", newline="", encoding="utf-8") as file:
+        writer = csv.DictWriter(file, fieldnames=GRADE_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    students = len({row["student"] for row in rows})
+    print(f"wrote {out}: {len(rows)} rows for {students} students; "
+          f"{sum(row['status'] == 'passed' for row in rows)} exercises passed")
+    return 0
+
+
 def shipped_model(name: str, verb: str, n: int, out: Path):
     """The module and shipped model ``name`` for ``sample`` or ``predict``, after checking the call."""
     module = get_model(name)
@@ -284,6 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p = add("student", help="write the student edition of the notebooks")
     p.add_argument("out_dir", type=Path)
+    p = add("grade", help="run every student's notebooks and every exercise check; write one CSV row each")
+    p.add_argument("submissions", type=Path, help="a folder with one sub-folder of notebooks per student")
+    p.add_argument("--out", type=Path, default=Path("grades.csv"))
+    p.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell")
     p = add("execute", help="run notebooks in place and save their outputs")
     p.add_argument("notebooks", nargs="+", type=Path)
     return parser
@@ -334,6 +361,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         written = build_student_edition(NOTEBOOK_DIR, writable_dir(args.out_dir, "OUT_DIR"))
         print(f"wrote {len(written)} student notebooks to {args.out_dir}")
         return 0
+    if args.command == "grade":
+        return grade(args.submissions, args.out, args.timeout)
     if args.command == "execute":
         from vidgen_lib.course import execute_notebook
 

@@ -95,13 +95,15 @@ def build_student_edition(src_dir: Path, out_dir: Path) -> list[Path]:
     return written
 
 
-def run_notebook(nb: nbformat.NotebookNode, folder: Path, timeout: int = 600) -> float:
+def run_notebook(nb: nbformat.NotebookNode, folder: Path, timeout: int = 600,
+                 allow_errors: bool = False) -> float:
     """Execute ``nb`` in place, top to bottom, with ``folder`` as its working directory; returns wall seconds.
 
+    ``timeout`` is per cell. With ``allow_errors`` a failing cell records its error and the run goes on.
     The kernel logs errors only: its start-up warning about TCP on localhost says nothing about the
     notebook and would land in the middle of the caller's output (the bench table, say).
     """
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
                             resources={"metadata": {"path": str(folder)}},
                             extra_arguments=["--IPKernelApp.log_level=ERROR"])
     start = time.perf_counter()
@@ -136,3 +138,77 @@ def execute_notebook(path: Path, timeout: int = 600) -> float:
     nb.metadata.pop("widgets", None)
     nbformat.write(nb, path)
     return seconds
+
+
+# --- grading -------------------------------------------------------------------------------------
+
+GRADE_COLUMNS = ("student", "notebook", "exercise", "status", "points", "max_points", "message")
+
+
+def _cell_text(cell: nbformat.NotebookNode) -> str:
+    outputs = cell.get("outputs", [])
+    return "".join(out.get("text", "") for out in outputs if out.get("output_type") == "stream")
+
+
+def _cell_error(cell: nbformat.NotebookNode) -> str | None:
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "error":
+            lines = (out.get("evalue") or "").splitlines()
+            return f"{out.get('ename')}: {lines[0] if lines else ''}"
+    return None
+
+
+def exercise_results(nb: nbformat.NotebookNode) -> list[dict]:
+    """The result of every exercise of an *executed* notebook, in order.
+
+    An exercise is a ``solution`` cell; its check runs in that cell or in the code cell right after it
+    (an nbgrader check cell, whose ``metadata.nbgrader.points`` sets its points, default 1). Status:
+    ``passed`` (the check printed its ✓ line), ``not done`` (the stub was left: "not done yet"),
+    ``failed`` (an error, with its message) or ``not run`` (no output: the run stopped before it).
+    """
+    results = []
+    code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    for i, cell in enumerate(nb.cells):
+        tags = cell.get("metadata", {}).get("tags", [])
+        header = exercise_header(cell.source) if SOLUTION_TAG in tags else None
+        if header is None:
+            continue
+        exercise = header[0]
+        cells = [cell] + [nb.cells[j] for j in code if j > i][:1]
+        graded = cells[-1].get("metadata", {}).get("nbgrader", {}).get("grade")
+        check_cell = cells[-1] if graded else cell
+        points = float(check_cell.get("metadata", {}).get("nbgrader", {}).get("points", 1))
+        text = "".join(_cell_text(c) for c in cells)
+        error = next((e for e in map(_cell_error, cells) if e), None)
+        if f"✓ Exercise {exercise} passed" in text:
+            status, message = "passed", ""
+        elif f"Exercise {exercise}: not done yet" in text or (error and "is not implemented yet" in error):
+            status, message = "not done", ""
+        elif error:
+            status, message = "failed", error
+        else:
+            status, message = "not run", "the notebook stopped before this exercise's check"
+        results.append({"exercise": exercise, "status": status, "max_points": points, "message": message,
+                        "points": points if status == "passed" else 0.0})
+    return results
+
+
+def grade_submissions(folder: Path, notebook_dir: Path, timeout: int = 600) -> list[dict]:
+    """Execute every submitted notebook and collect one row per student and exercise.
+
+    ``folder`` holds one sub-folder per student with their ``NN_*.ipynb`` files. Each notebook runs in
+    ``notebook_dir`` (the course's notebooks folder: its figures and relative paths), with a time limit
+    of ``timeout`` seconds per cell, and goes on after a failing cell so every check gets its chance.
+    Rows have the keys ``GRADE_COLUMNS``.
+    """
+    rows = []
+    for student in sorted(p for p in Path(folder).iterdir() if p.is_dir()):
+        for path in sorted(student.glob(NOTEBOOK_GLOB)):
+            nb = nbformat.read(path, as_version=4)
+            try:
+                run_notebook(nb, notebook_dir, timeout, allow_errors=True)
+            except Exception as err:  # a kernel that dies or a cell past the time limit: grade what ran
+                print(f"{student.name}/{path.name}: stopped early ({type(err).__name__})")
+            for result in exercise_results(nb):
+                rows.append({"student": student.name, "notebook": path.name, **result})
+    return rows
