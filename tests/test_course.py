@@ -53,6 +53,12 @@ def solution_cells(nb: nbformat.NotebookNode) -> list[int]:
     return [i for i, c in enumerate(nb.cells) if "solution" in c.get("metadata", {}).get("tags", [])]
 
 
+def is_check_cell(cell: nbformat.NotebookNode) -> bool:
+    """An nbgrader autograded check cell: graded, locked, with points."""
+    grader = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(grader.get("grade")) and bool(grader.get("locked")) and grader.get("points", 0) > 0
+
+
 # --- the student edition of a small notebook -------------------------------------------------------
 
 def test_student_edition_replaces_solutions_with_stubs(tmp_path: Path) -> None:
@@ -157,6 +163,21 @@ def test_every_exercise_has_a_check_that_its_cell_calls(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", REAL_NOTEBOOKS, ids=lambda p: p.name)
+def test_every_exercise_has_nbgrader_metadata_and_a_locked_check_cell(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    ids = []
+    for i in solution_cells(nb):
+        exercise = exercise_header(nb.cells[i].source)[0].replace(".", "_")
+        grader = nb.cells[i].metadata.get("nbgrader", {})
+        assert grader.get("solution") and not grader.get("grade")
+        assert grader.get("grade_id") == f"exercise_{exercise}"
+        assert is_check_cell(nb.cells[i + 1]), f"{path.name} cell {i + 1}: the check of {exercise}, own cell"
+        assert nb.cells[i + 1].metadata["nbgrader"]["grade_id"] == f"check_{exercise}"
+        ids += [f"exercise_{exercise}", f"check_{exercise}"]
+    assert len(ids) == len(set(ids))  # nbgrader needs unique ids
+
+
+@pytest.mark.parametrize("path", REAL_NOTEBOOKS, ids=lambda p: p.name)
 def test_student_edition_runs_up_to_its_first_exercise(path: Path) -> None:
     """The student edition, run up to its first exercise: a notebook whose exercises go through
     ``use_answer`` says "not done yet" and goes on; an older one stops with the exercise's message."""
@@ -164,14 +185,15 @@ def test_student_edition_runs_up_to_its_first_exercise(path: Path) -> None:
     if not solution_cells(nb):
         pytest.skip("no exercises in this notebook")
     first = solution_cells(nb)[0]
+    check = first + 1 if is_check_cell(nb.cells[first + 1]) else first  # where the exercise's check runs
     student = student_notebook(nb, path.name)
-    falls_back = "use_answer(" in student.cells[first].source
-    student.cells = student.cells[:first + 1]
+    falls_back = "use_answer(" in student.cells[check].source
+    student.cells = student.cells[:check + 1]
     client = NotebookClient(student, timeout=600, kernel_name="python3", allow_errors=False,
                             resources={"metadata": {"path": str(NOTEBOOK_DIR)}})
     if falls_back:
         client.execute()
-        printed = "".join(o.get("text", "") for o in student.cells[first].outputs)
+        printed = "".join(o.get("text", "") for o in student.cells[check].outputs)
         assert "not done yet" in printed, printed
         return
     with pytest.raises(CellExecutionError) as failure:
@@ -229,18 +251,18 @@ def warp(image, flow):
     ### BEGIN SOLUTION
     return library_warp(image, flow)
     ### END SOLUTION"""
-GRADED_FLOW_LOSS = """# Exercise 9.2: the flow loss
+GRADED_FLOW_LOSS = """# Exercise 9.3: the flow loss
 def flow_loss(flow, true_flow, previous, current):
     ### BEGIN SOLUTION
     return (flow - true_flow).abs().mean() + (warp(previous, flow) - current).abs().mean()
     ### END SOLUTION
 
 
-flow_loss = use_answer("9.2", check_flow_loss, flow_loss, vid2vid.flow_loss)"""
+flow_loss = use_answer("9.3", check_flow_loss, flow_loss, vid2vid.flow_loss)"""
 
 
 def graded_notebook(flow_loss_source: str = GRADED_FLOW_LOSS) -> nbformat.NotebookNode:
-    """Two exercises: 9.1 with a separate nbgrader check cell worth 2 points, 9.2 checked in its own cell."""
+    """Two exercises: 9.1 with a separate nbgrader check cell worth 2 points, 9.3 checked in its own cell."""
     cells = [new_code_cell(GRADED_SETUP), new_code_cell(GRADED_WARP, metadata={"tags": ["solution"]}),
              new_code_cell('warp = use_answer("9.1", check_warp, warp, library_warp)',
                            metadata={"nbgrader": {"grade": True, "grade_id": "check_9_1", "locked": True,
@@ -265,9 +287,9 @@ def test_grade_runs_every_students_notebooks_and_writes_one_row_per_exercise(tmp
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     table = {(r["student"], r["exercise"]): (r["status"], float(r["points"]), float(r["max_points"]))
              for r in rows}
-    assert table == {("ada", "9.1"): ("passed", 2, 2), ("ada", "9.2"): ("passed", 1, 1),
-                     ("bob", "9.1"): ("not done", 0, 2), ("bob", "9.2"): ("not done", 0, 1),
-                     ("cy", "9.1"): ("passed", 2, 2), ("cy", "9.2"): ("failed", 0, 1)}
+    assert table == {("ada", "9.1"): ("passed", 2, 2), ("ada", "9.3"): ("passed", 1, 1),
+                     ("bob", "9.1"): ("not done", 0, 2), ("bob", "9.3"): ("not done", 0, 1),
+                     ("cy", "9.1"): ("passed", 2, 2), ("cy", "9.3"): ("failed", 0, 1)}
     failed = next(r for r in rows if r["status"] == "failed")
     assert "ExerciseError" in failed["message"] and "only the flow term" in failed["message"]
     assert "wrote" in capsys.readouterr().out

@@ -41,7 +41,7 @@ def generator_step(generator, maps, past, oldest=False, swapped=False):
 
 def test_checks_are_registered_by_load_all():
     checks = load_all()
-    expected = [ch09.check_warp, ch09.check_flow_loss, ch09.check_generator_step,
+    expected = [ch09.check_warp, ch09.check_generator_step, ch09.check_flow_loss,
                 ch09.check_flow_weight_experiment]
     assert [checks[f"9.{i}"] for i in (1, 2, 3, 4)] == expected
     assert EXERCISES["9.1"] is ch09.check_warp
@@ -97,8 +97,8 @@ def test_the_experiment_check_asserts_the_direction_of_the_effect(capsys):
 
 
 def test_use_answer_goes_on_with_the_reference_while_an_exercise_is_not_done(capsys):
-    assert use_answer("9.2", ch09.check_flow_loss, stub, flow_loss) is flow_loss
+    assert use_answer("9.3", ch09.check_flow_loss, stub, flow_loss) is flow_loss
     assert "not done yet" in capsys.readouterr().out
-    assert use_answer("9.2", ch09.check_flow_loss, my_flow_loss, flow_loss) is my_flow_loss
+    assert use_answer("9.3", ch09.check_flow_loss, my_flow_loss, flow_loss) is my_flow_loss
     with pytest.raises(ExerciseError):  # a wrong answer still stops the notebook, with the check's message
-        use_answer("9.2", ch09.check_flow_loss, lambda *a: torch.tensor(0.0), flow_loss)
+        use_answer("9.3", ch09.check_flow_loss, lambda *a: torch.tensor(0.0), flow_loss)

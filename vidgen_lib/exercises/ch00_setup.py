@@ -33,3 +33,11 @@ def check_course_convention(to_course_convention: Callable[[torch.Tensor], torch
                             "places: did you reshape (view/reshape) instead of moving the axes "
                             "(rearrange/permute)?")
     passed("0.1", "(B, T, H, W, C) uint8 frames become (B, C, T, H, W) float32 in [0, 1].")
+
+
+# --- the answer with the learner's signature: notebook 00 goes on with it while the exercise is not done
+# yet (``use_answer``) --------------------------------------------------------------------------------
+
+def to_course_convention(frames: torch.Tensor) -> torch.Tensor:
+    """0.1's answer: ``(B, T, H, W, C)`` uint8 frames as ``(B, C, T, H, W)`` float32 in [0, 1]."""
+    return frames.permute(0, 4, 1, 2, 3).float() / 255

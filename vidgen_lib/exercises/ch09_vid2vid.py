@@ -51,24 +51,24 @@ def check_warp(fn: Callable[[Tensor, Tensor], Tensor]) -> None:
                         "padding_mode='border', align_corners=True.")
 
 
-@register("9.2")
+@register("9.3")
 def check_flow_loss(fn: Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]) -> None:
-    """9.2: ``flow_loss(flow, true_flow, previous, current)``:
+    """9.3: ``flow_loss(flow, true_flow, previous, current)``:
     |w - w_true|_1 + |warp(previous, w) - current|_1, each term a mean."""
     image, flow = _flow_case(seed=92)
     true_flow = flow.round()
     current = warp(image, true_flow)
-    got = call("9.2", fn, flow, true_flow, image, current)
+    got = call("9.3", fn, flow, true_flow, image, current)
     if not isinstance(got, Tensor) or got.numel() != 1:
-        raise ExerciseError("Exercise 9.2: return one number (a 0-dim tensor): the sum of two mean L1 terms.")
+        raise ExerciseError("Exercise 9.3: return one number (a 0-dim tensor): the sum of two mean L1 terms.")
     want = vid2vid.flow_loss(flow, true_flow, image, current)
     if math.isclose(float(got), float(want), rel_tol=1e-5):
         grad_check = flow.clone().requires_grad_(True)
-        loss = call("9.2", fn, grad_check, true_flow, image, current)
+        loss = call("9.3", fn, grad_check, true_flow, image, current)
         if not loss.requires_grad:
-            raise ExerciseError("Exercise 9.2: the loss must stay differentiable in the flow (no .item() or "
+            raise ExerciseError("Exercise 9.3: the loss must stay differentiable in the flow (no .item() or "
                                 "torch.no_grad inside): the generator learns its flow from it.")
-        passed("9.2", "L_W = |w - w_true|_1 + |warp(x_{t-1}, w) - x_t|_1: the flow matches the truth and "
+        passed("9.3", "L_W = |w - w_true|_1 + |warp(x_{t-1}, w) - x_t|_1: the flow matches the truth and "
                       "carries the real previous frame onto the current one.")
         return
     endpoint, warped = F.l1_loss(flow, true_flow), F.l1_loss(warp(image, flow), current)
@@ -81,15 +81,15 @@ def check_flow_loss(fn: Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]) -> N
                  (flow - true_flow).abs().sum() + (warp(image, flow) - current).abs().sum()}
     for hint, wrong in slips.items():
         if math.isclose(float(got), float(wrong), rel_tol=1e-5):
-            raise ExerciseError(f"Exercise 9.2: {hint}")
-    raise ExerciseError(f"Exercise 9.2: got {float(got):.4f}, expected {float(want):.4f}: the sum of two "
+            raise ExerciseError(f"Exercise 9.3: {hint}")
+    raise ExerciseError(f"Exercise 9.3: got {float(got):.4f}, expected {float(want):.4f}: the sum of two "
                         "mean absolute errors, one between the flows, one between warp(previous, flow) and "
                         "current.")
 
 
-@register("9.3")
+@register("9.2")
 def check_generator_step(fn: Callable[..., tuple[Tensor, Tensor, Tensor, Tensor]]) -> None:
-    """9.3: ``generator_step(generator, maps, past) -> (frame, flow, mask, hallucinated)``, built from the
+    """9.2: ``generator_step(generator, maps, past) -> (frame, flow, mask, hallucinated)``, built from the
     generator's modules, equal to ``FrameGenerator.forward``."""
     config = vid2vid.Config(width=8, blocks=1)
     with seeded(93):
@@ -99,30 +99,30 @@ def check_generator_step(fn: Callable[..., tuple[Tensor, Tensor, Tensor, Tensor]
         past = torch.rand(2, 2, 3, 32, 32) * 2 - 1
     with torch.no_grad():
         want = generator(maps, past)
-        got = call("9.3", fn, generator, maps, past)
+        got = call("9.2", fn, generator, maps, past)
     if not isinstance(got, tuple) or len(got) != 4:
-        raise ExerciseError("Exercise 9.3: return the tuple (frame, flow, mask, hallucinated).")
+        raise ExerciseError("Exercise 9.2: return the tuple (frame, flow, mask, hallucinated).")
     frame, flow, mask, hallucinated = got
     shapes = {"frame": (frame, (2, 3, 32, 32)), "flow": (flow, (2, 2, 32, 32)),
               "mask": (mask, (2, 1, 32, 32)), "hallucinated": (hallucinated, (2, 3, 32, 32))}
     for name, (value, shape) in shapes.items():
-        as_tensor("9.3", value, shape, name)
+        as_tensor("9.2", value, shape, name)
     if not torch.allclose(hallucinated, want.hallucinated, atol=1e-5):
-        raise ExerciseError("Exercise 9.3: the hallucinated frame differs: encode the maps and the past "
+        raise ExerciseError("Exercise 9.2: the hallucinated frame differs: encode the maps and the past "
                             "frames (stacked along channels, '(l c)'), add the two codes, run the trunk, "
                             "then the image branch.")
     if not (torch.allclose(flow, want.flow, atol=1e-5) and torch.allclose(mask, want.mask, atol=1e-5)):
-        raise ExerciseError("Exercise 9.3: the flow or the mask differs: both come from the flow branch's "
+        raise ExerciseError("Exercise 9.2: the flow or the mask differs: both come from the flow branch's "
                             "features, through flow_head and mask_head.")
     if torch.allclose(frame, vid2vid.compose(warp(past[:, 0], flow), hallucinated, mask), atol=1e-5):
-        raise ExerciseError("Exercise 9.3: you warped the oldest past frame: x_t is built from the newest, "
+        raise ExerciseError("Exercise 9.2: you warped the oldest past frame: x_t is built from the newest, "
                             "past[:, -1] (x_{t-1}).")
     if torch.allclose(frame, vid2vid.compose(hallucinated, warp(past[:, -1], flow), mask), atol=1e-5):
-        raise ExerciseError("Exercise 9.3: the mask weights are swapped: m = 1 means 'hallucinate', so "
+        raise ExerciseError("Exercise 9.2: the mask weights are swapped: m = 1 means 'hallucinate', so "
                             "x = (1 - m) * warped + m * hallucinated.")
     if not torch.allclose(frame, want.frame, atol=1e-5):
-        raise ExerciseError("Exercise 9.3: the frame differs from (1 - m) * warp(x_{t-1}, w) + m * h.")
-    passed("9.3", "two encoders summed, a residual trunk, an image branch and a flow/mask branch, composed "
+        raise ExerciseError("Exercise 9.2: the frame differs from (1 - m) * warp(x_{t-1}, w) + m * h.")
+    passed("9.2", "two encoders summed, a residual trunk, an image branch and a flow/mask branch, composed "
                   "by Eq. 4.")
 
 
