@@ -294,3 +294,21 @@ def test_grade_runs_every_students_notebooks_and_writes_one_row_per_exercise(tmp
     assert "ExerciseError" in failed["message"] and "only the flow term" in failed["message"]
     assert "wrote" in capsys.readouterr().out
     assert cli.main(["grade", str(tmp_path / "nowhere")]) == 2
+
+
+def test_the_grading_guard_refuses_connections_that_leave_the_machine():
+    import socket
+
+    from vidgen_lib.course import NETWORK_GUARD
+
+    original = socket.socket.connect
+    try:
+        exec(NETWORK_GUARD, {})
+        with socket.socket() as client, pytest.raises(OSError, match="without network"):
+            client.connect(("10.255.255.1", 80))
+        with socket.socket() as server, socket.socket() as client:  # this machine is fine
+            server.bind(("127.0.0.1", 0))
+            server.listen(1)
+            client.connect(server.getsockname())
+    finally:
+        socket.socket.connect = original

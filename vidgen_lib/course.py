@@ -144,6 +144,21 @@ def execute_notebook(path: Path, timeout: int = 600) -> float:
 
 GRADE_COLUMNS = ("student", "notebook", "exercise", "status", "points", "max_points", "message")
 
+#: Run first in every graded notebook: Python code may only connect to this machine (a submission must
+#: not download anything, and its result must not depend on the network).
+NETWORK_GUARD = """import socket as _socket
+
+
+def _local_only(self, address, _connect=_socket.socket.connect):
+    host = address[0] if isinstance(address, tuple) else address
+    if isinstance(host, str) and host not in ("localhost", "127.0.0.1", "::1") and not host.startswith("/"):
+        raise OSError(f"grading runs without network: no connection to {host!r}")
+    return _connect(self, address)
+
+
+_socket.socket.connect = _local_only
+del _local_only"""
+
 
 def _cell_text(cell: nbformat.NotebookNode) -> str:
     outputs = cell.get("outputs", [])
@@ -198,17 +213,19 @@ def grade_submissions(folder: Path, notebook_dir: Path, timeout: int = 600) -> l
 
     ``folder`` holds one sub-folder per student with their ``NN_*.ipynb`` files. Each notebook runs in
     ``notebook_dir`` (the course's notebooks folder: its figures and relative paths), with a time limit
-    of ``timeout`` seconds per cell, and goes on after a failing cell so every check gets its chance.
-    Rows have the keys ``GRADE_COLUMNS``.
+    of ``timeout`` seconds per cell, without network (``NETWORK_GUARD`` runs first), and goes on after a
+    failing cell so every check gets its chance. Rows have the keys ``GRADE_COLUMNS``.
     """
     rows = []
     for student in sorted(p for p in Path(folder).iterdir() if p.is_dir()):
         for path in sorted(student.glob(NOTEBOOK_GLOB)):
             nb = nbformat.read(path, as_version=4)
+            nb.cells.insert(0, nbformat.v4.new_code_cell(NETWORK_GUARD))
             try:
                 run_notebook(nb, notebook_dir, timeout, allow_errors=True)
             except Exception as err:  # a kernel that dies or a cell past the time limit: grade what ran
                 print(f"{student.name}/{path.name}: stopped early ({type(err).__name__})")
+            nb.cells.pop(0)
             for result in exercise_results(nb):
                 rows.append({"student": student.name, "notebook": path.name, **result})
     return rows
