@@ -11,6 +11,8 @@
     student OUT_DIR              the student edition of the notebooks (solutions removed)
     grade SUBMISSIONS [--out grades.csv] [--timeout S]   run each student's notebooks, one CSV row per
                                  student and exercise (passed, not done, failed with the check's message)
+    translate [--lang zh] [--update]  build notebooks/zh/ from the English notebooks and the translation
+                                 files in notebooks/zh/translations/ (--update: add new cells to translate)
     execute NOTEBOOK ...         run notebooks top to bottom in place (to commit their outputs)
 
 A mistake in a command (an unknown model, a count that is not positive, a missing or changed
@@ -311,6 +313,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("submissions", type=Path, help="a folder with one sub-folder of notebooks per student")
     p.add_argument("--out", type=Path, default=Path("grades.csv"))
     p.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell")
+    p = add("translate", help="build the translated notebooks from their translation files")
+    p.add_argument("--lang", default="zh", help="the edition: notebooks/LANG/translations/*.md (default zh)")
+    p.add_argument("--update", action="store_true",
+                   help="first add the English notebooks' new markdown cells to the translation files")
     p = add("execute", help="run notebooks in place and save their outputs")
     p.add_argument("notebooks", nargs="+", type=Path)
     return parser
@@ -360,6 +366,17 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
 
         written = build_student_edition(NOTEBOOK_DIR, writable_dir(args.out_dir, "OUT_DIR"))
         print(f"wrote {len(written)} student notebooks to {args.out_dir}")
+        return 0
+    if args.command == "translate":
+        from vidgen_lib.course import build_translations
+
+        if not (NOTEBOOK_DIR / args.lang / "translations").is_dir():
+            raise UsageError(f"no translation files in {NOTEBOOK_DIR / args.lang / 'translations'}.")
+        try:
+            written = build_translations(NOTEBOOK_DIR, args.lang, args.update)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+        print(f"wrote {len(written)} {args.lang} notebooks to {NOTEBOOK_DIR / args.lang}")
         return 0
     if args.command == "grade":
         return grade(args.submissions, args.out, args.timeout)

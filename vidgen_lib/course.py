@@ -229,3 +229,77 @@ def grade_submissions(folder: Path, notebook_dir: Path, timeout: int = 600) -> l
             for result in exercise_results(nb):
                 rows.append({"student": student.name, "notebook": path.name, **result})
     return rows
+
+
+# --- translated editions -------------------------------------------------------------------------
+# A translated notebook is the executed English notebook with each markdown cell swapped for its
+# translation, so code and outputs never fork (and are tested once, in English). Translations live in
+# ``notebooks/<lang>/translations/<notebook>.md`` as pairs of English and translated text.
+
+PAIR = re.compile(r"<!-- en -->\n(.*?)\n<!-- (\w+(?:-\w+)?) -->\n(.*?)\n<!-- end -->", re.DOTALL)
+
+
+def read_translations(path: Path) -> dict[str, str]:
+    """English markdown -> its translation, read from a file of ``<!-- en -->``, ``<!-- lang -->``,
+    ``<!-- end -->`` pairs."""
+    return {en: translated for en, _, translated in PAIR.findall(Path(path).read_text(encoding="utf-8"))}
+
+
+def write_translations(path: Path, pairs: list[tuple[str, str]], lang: str) -> None:
+    """Write ``(english, translation)`` pairs in the format ``read_translations`` reads."""
+    blocks = [f"<!-- en -->\n{en}\n<!-- {lang} -->\n{translated}\n<!-- end -->" for en, translated in pairs]
+    Path(path).write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
+
+
+def untranslated_cells(nb: nbformat.NotebookNode, translations: dict[str, str]) -> list[int]:
+    """Indices of the markdown cells of ``nb`` that have no (non-empty) translation."""
+    return [i for i, cell in enumerate(nb.cells)
+            if cell.cell_type == "markdown" and not translations.get(cell.source, "").strip()]
+
+
+def translated_notebook(nb: nbformat.NotebookNode, translations: dict[str, str], lang: str,
+                        name: str = "notebook") -> nbformat.NotebookNode:
+    """``nb`` with every markdown cell translated, figure links made relative to ``notebooks/<lang>/``,
+    code cells and outputs untouched. Raises ValueError naming the first untranslated cell."""
+    missing = untranslated_cells(nb, translations)
+    if missing:
+        opening = nb.cells[missing[0]].source.split("\n", 1)[0][:70]
+        raise ValueError(f"{name}: {len(missing)} markdown cell(s) without a {lang} translation, the first "
+                         f"is cell {missing[0]} ({opening!r}). Run `python -m vidgen_lib translate --update` "
+                         "to add them to the translation file, translate them there, and build again.")
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = translations[cell.source].replace("](figures/", "](../figures/")
+    nb.metadata["language"] = lang
+    return nb
+
+
+def build_translations(notebook_dir: Path, lang: str = "zh", update: bool = False) -> list[Path]:
+    """Build ``notebook_dir/<lang>/NN_x.ipynb`` for every translation file ``<lang>/translations/NN_x.md``.
+
+    With ``update``, first rewrite each translation file to the English notebook's current markdown cells,
+    in order: kept translations stay, new cells get an empty translation to fill in, stale ones go; a
+    notebook with cells still to translate is then skipped. Without it, every complete notebook is built
+    and the incomplete ones are named in one ValueError at the end.
+    """
+    notebook_dir = Path(notebook_dir)
+    out_dir = notebook_dir / lang
+    written, problems = [], []
+    for path in sorted((out_dir / "translations").glob("*.md")):
+        english = nbformat.read(notebook_dir / f"{path.stem}.ipynb", as_version=4)
+        translations = read_translations(path)
+        if update:
+            cells = [c.source for c in english.cells if c.cell_type == "markdown"]
+            write_translations(path, [(en, translations.get(en, "")) for en in cells], lang)
+            translations = read_translations(path)
+        try:
+            translated = translated_notebook(english, translations, lang, path.stem)
+        except ValueError as err:  # the other notebooks are still built
+            problems.append(str(err))
+            continue
+        nbformat.write(translated, out_dir / f"{path.stem}.ipynb")
+        written.append(out_dir / f"{path.stem}.ipynb")
+    if problems and not update:
+        raise ValueError(f"built {len(written)} notebook(s); not built: " + " | ".join(problems))
+    return written
