@@ -312,3 +312,13 @@ def test_the_grading_guard_refuses_connections_that_leave_the_machine():
             client.connect(server.getsockname())
     finally:
         socket.socket.connect = original
+
+
+def test_student_edition_brings_the_figures_its_markdown_shows(tmp_path):
+    (tmp_path / "src" / "figures").mkdir(parents=True)
+    (tmp_path / "src" / "figures" / "model.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
+    nbformat.write(new_notebook(cells=[new_markdown_cell("![the model](figures/model.svg)")]),
+                   tmp_path / "src" / "01_x.ipynb")
+    build_student_edition(tmp_path / "src", tmp_path / "out")
+    assert (tmp_path / "out" / "figures" / "model.svg").exists()
+    assert (tmp_path / "out" / "01_x.ipynb").exists()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -83,10 +84,12 @@ def student_notebook(nb: nbformat.NotebookNode, name: str = "notebook") -> nbfor
 
 
 def build_student_edition(src_dir: Path, out_dir: Path) -> list[Path]:
-    """Write the student edition of every ``NN_*.ipynb`` in ``src_dir`` to ``out_dir``; returns the new
-    paths."""
+    """Write the student edition of every ``NN_*.ipynb`` in ``src_dir`` to ``out_dir``, with the
+    ``figures/`` folder beside them; returns the new notebooks' paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if (Path(src_dir) / "figures").is_dir():  # the diagrams the notebooks' markdown shows
+        shutil.copytree(Path(src_dir) / "figures", out_dir / "figures", dirs_exist_ok=True)
     written = []
     for path in sorted(Path(src_dir).glob(NOTEBOOK_GLOB)):
         nb = student_notebook(nbformat.read(path, as_version=4), path.name)
