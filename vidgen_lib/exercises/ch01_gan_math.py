@@ -246,3 +246,25 @@ def check_discriminator_loss(discriminator_loss: Callable[[Tensor, Tensor], Tens
         )
     passed("1.4", "-V(D, G) from logits: right value and gradients, log 4 at D = ½, "
                   "stable for logits of ±200.")
+
+
+@register("1.5")
+def check_generator_loss_experiment(distance_after: Callable[[str], float]) -> None:
+    """1.5: ``distance_after(loss)``: |mean of G's samples - mean of the data| after a short training run
+    with ``ToyGANConfig(loss=loss)``, from the same start; the non-saturating loss must get closer."""
+    distances = {}
+    for kind in ("saturating", "non_saturating"):
+        distances[kind] = as_float("1.5", call("1.5", distance_after, kind), "the distance")
+        if not (math.isfinite(distances[kind]) and distances[kind] >= 0):
+            raise ExerciseError(f"Exercise 1.5: the distance should be an absolute difference of means "
+                                f"(>= 0), got {distances[kind]} for loss = {kind!r}.")
+    saturating, non_saturating = distances["saturating"], distances["non_saturating"]
+    if not non_saturating < saturating:
+        raise ExerciseError(f"Exercise 1.5: with the non-saturating loss the generator's mean ends "
+                            f"{non_saturating:.4f} from the data's, with the saturating loss "
+                            f"{saturating:.4f}: "
+                            "the non-saturating loss should get closer. Do both runs use the same config "
+                            "apart from `loss`, the same steps and seed, and do you pass the loss name to "
+                            "ToyGANConfig(loss=...)?")
+    passed("1.5", f"after the same training the generator's mean is {saturating:.3f} from the data's with "
+                  f"the saturating loss, {non_saturating:.3f} with the non-saturating one.")

@@ -12,7 +12,7 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from vidgen_lib.exercises import ExerciseError, as_tensor, call, passed, register, seeded
+from vidgen_lib.exercises import ExerciseError, as_float, as_tensor, call, passed, register, seeded
 from vidgen_lib.losses import discriminator_loss
 from vidgen_lib.models import vgan
 
@@ -120,6 +120,25 @@ def check_discriminator_step(d_step_loss: Callable[[nn.Module, Tensor, Tensor], 
                                 f"{leaked[0]}): use fake.detach(), so the D step costs no generator backward "
                                 "pass and the fakes can be reused for the G step.")
     passed("2.4", "the D step uses the fakes detached: no gradient reaches G.")
+
+
+@register("2.5")
+def check_mask_weight_experiment(mask_mean_after: Callable[[float], float]) -> None:
+    """2.5: ``mask_mean_after(mask_weight)``: the mean of the generated mask of a small VGAN trained
+    briefly with that sparsity weight; the heavier penalty must give the smaller mask."""
+    means = {}
+    for weight in (0.0, 1.0):
+        means[weight] = as_float("2.5", call("2.5", mask_mean_after, weight), "the mean mask")
+        if not (math.isfinite(means[weight]) and 0 <= means[weight] <= 1):
+            raise ExerciseError(f"Exercise 2.5: the mask is a sigmoid, so its mean should lie in [0, 1], "
+                                f"got {means[weight]} for mask_weight = {weight}.")
+    if not means[1.0] < means[0.0]:
+        raise ExerciseError(f"Exercise 2.5: with mask_weight = 1 the mean mask is {means[1.0]:.4f}, "
+                            f"without the penalty {means[0.0]:.4f}: the penalty should shrink it. Do both "
+                            "runs use the same config apart from `mask_weight`, the same steps and seed, "
+                            "and do you average the mask of the trained generator?")
+    passed("2.5", f"the mean mask falls from {means[0.0]:.3f} (no penalty) to {means[1.0]:.3f} "
+                  "(mask_weight 1) after the same training.")
 
 
 # --- answers with the learner's signatures, where the library has no such function: a notebook goes on

@@ -127,3 +127,21 @@ def check_average_content_distance(average_content_distance: Callable[[Tensor], 
         raise ExerciseError(f"Exercise 4.3: for {name} your ACD is {got:.4f}, "
                             f"expected {want:.4f}: {hint}")
     passed("4.3", "ACD matches metrics.acd (5 for the hand example, 0 for a static video).")
+
+
+@register("4.4")
+def check_blur_experiment(fvd_after_blur: Callable[[float], float]) -> None:
+    """4.4: ``fvd_after_blur(sigma)``: the FVD between real clips blurred with that σ and the reference set;
+    heavier blur must raise it."""
+    fvds = {}
+    for sigma in (0.5, 2.0):
+        fvds[sigma] = as_float("4.4", call("4.4", fvd_after_blur, sigma), "the FVD")
+        if not (math.isfinite(fvds[sigma]) and fvds[sigma] >= 0):
+            raise ExerciseError(f"Exercise 4.4: an FVD is a squared distance (>= 0), got {fvds[sigma]} for "
+                                f"sigma = {sigma}.")
+    if not fvds[2.0] > fvds[0.5]:
+        raise ExerciseError(f"Exercise 4.4: the FVD is {fvds[2.0]:.2f} with σ = 2 and {fvds[0.5]:.2f} with "
+                            "σ = 0.5: heavier blur should raise it. Do you blur `other` with the given "
+                            "sigma, embed the blurred clips, and compare them with `real_features`?")
+    passed("4.4", f"the FVD rises from {fvds[0.5]:.2f} (σ = 0.5) to {fvds[2.0]:.2f} (σ = 2) "
+                  "as the blur grows.")

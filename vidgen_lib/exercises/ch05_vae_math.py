@@ -5,6 +5,7 @@ Kingma & Welling (2014); each check also recognises the typical mistakes and nam
 """
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -127,3 +128,22 @@ def negative_elbo(x: Tensor, logits: Tensor, mu: Tensor, logvar: Tensor) -> Tens
     recon = bernoulli_nll(logits, x).sum((1, 2, 3))
     kl = gaussian_kl(mu, logvar, torch.zeros_like(mu), torch.zeros_like(logvar)).sum(-1)
     return (recon + kl).mean()
+
+
+@register("5.4")
+def check_kl_weight_experiment(kl_after: Callable[[float], float]) -> None:
+    """5.4: ``kl_after(beta)``: the mean KL(q(z|x) || N(0, I)) per held-out frame of a FrameVAE trained
+    briefly on ``recon_nll + beta * kl``, from the same start; a larger beta must lower it."""
+    kls = {}
+    for beta in (0.1, 4.0):
+        kls[beta] = as_float("5.4", call("5.4", kl_after, beta), "the KL")
+        if not (math.isfinite(kls[beta]) and kls[beta] >= 0):
+            raise ExerciseError(f"Exercise 5.4: the KL should be a mean of KL divergences (>= 0), got "
+                                f"{kls[beta]} for beta = {beta}.")
+    if not kls[4.0] < kls[0.1]:
+        raise ExerciseError(f"Exercise 5.4: with beta = 4 the KL is {kls[4.0]:.4f}, with beta = 0.1 "
+                            f"{kls[0.1]:.4f}: the heavier weight should lower it. Does the loss multiply "
+                            "only the KL term by beta, do both runs use the same steps and seed, and do you "
+                            "measure the KL on the held-out frames?")
+    passed("5.4", f"the KL per held-out frame falls from {kls[0.1]:.3f} nats (beta = 0.1) to {kls[4.0]:.3f} "
+                  "nats (beta = 4) after the same training.")
