@@ -6,6 +6,7 @@ it) restore its state afterwards.
 """
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -99,6 +100,27 @@ def check_rollout(fn: Callable[..., Tensor]) -> None:
                         "model.transition given [z, jump code] and decode with model.decode_mean; draw "
                         "nothing else at random.")
 
+
+
+@register("6.4")
+def check_max_jump_experiment(jump_error_after: Callable[[int], float]) -> None:
+    """6.4: ``jump_error_after(max_jump)``: the RMSE of one jump of 10 steps from the belief, against the
+    clean oscillator, of a model trained briefly with jumps of at most ``max_jump``; training jumps that
+    reach 10 must lower it."""
+    errors = {}
+    for max_jump in (1, 10):
+        errors[max_jump] = as_float("6.4", call("6.4", jump_error_after, max_jump), "the RMSE")
+        if not (math.isfinite(errors[max_jump]) and errors[max_jump] >= 0):
+            raise ExerciseError(f"Exercise 6.4: the error should be a root-mean-square error (>= 0), got "
+                                f"{errors[max_jump]} for max_jump = {max_jump}.")
+    if not errors[10] < errors[1]:
+        raise ExerciseError(f"Exercise 6.4: trained with jumps up to 10 the error of a jump of 10 is "
+                            f"{errors[10]:.4f}, with jumps of 1 only {errors[1]:.4f}: the longer training "
+                            "jumps should lower it. Do both runs use the same steps and seed and no long "
+                            "jumps (long_jump_prob=0), and do you measure one jump of 10 against the clean "
+                            "signal?")
+    passed("6.4", f"the RMSE of one jump of 10 steps falls from {errors[1]:.3f} (trained on jumps of 1) to "
+                  f"{errors[10]:.3f} (jumps of 1..10) after the same training.")
 
 # --- answers with the learner's signatures, where the library has no such function: a notebook goes on
 # with these while an exercise is not done yet (``use_answer``) --------------------------------------

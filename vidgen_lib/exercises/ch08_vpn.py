@@ -135,6 +135,26 @@ def check_nats_per_frame(nats_per_frame: Callable[[Tensor, Tensor], float]) -> N
     raise ExerciseError(f"Exercise 8.3: got {got:.4f}, expected {want:.4f}: {hint}")
 
 
+
+@register("8.4")
+def check_independent_pixels_experiment(nats_after: Callable[[bool], float]) -> None:
+    """8.4: ``nats_after(independent_pixels)``: nats per frame on held-out clips of a small VPN (False) or
+    its baseline (True), trained briefly from the same seed; modelling the pixels jointly must cost less."""
+    nats = {}
+    for independent in (False, True):
+        nats[independent] = as_float("8.4", call("8.4", nats_after, independent), "nats per frame")
+        if not (math.isfinite(nats[independent]) and nats[independent] >= 0):
+            raise ExerciseError(f"Exercise 8.4: nats per frame are a negative log-likelihood of discrete "
+                                f"values (>= 0), got {nats[independent]} for independent_pixels = "
+                                f"{independent}.")
+    if not nats[False] < nats[True]:
+        raise ExerciseError(f"Exercise 8.4: the VPN costs {nats[False]:.2f} nats per frame, its baseline "
+                            f"{nats[True]:.2f}: the VPN should cost less. Do both runs use the same config "
+                            "(except independent_pixels), steps and seed, and do you score the same held-out "
+                            "clips with the same context?")
+    passed("8.4", f"on the same held-out clips the VPN costs {nats[False]:.2f} nats per frame, the baseline "
+                  f"with independent pixels {nats[True]:.2f}, after the same training.")
+
 # --- answers with the learner's signatures, where the library has no such function: a notebook goes on
 # with these while an exercise is not done yet (``use_answer``) --------------------------------------
 
