@@ -6,6 +6,7 @@ library's own functions in ``vidgen_lib.models.mocogan``.
 """
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -13,7 +14,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
-from vidgen_lib.exercises import ExerciseError, as_tensor, call, passed, register
+from vidgen_lib.exercises import ExerciseError, as_float, as_tensor, call, passed, register
 from vidgen_lib.models import mocogan
 
 
@@ -137,3 +138,23 @@ def check_generator_loss(generator_loss: Callable[[Tensor, Tensor], Tensor]) -> 
             raise ExerciseError(f"Exercise 3.4: you computed {hint}")
     raise ExerciseError(f"Exercise 3.4: got {got.item():.4f}, expected {want.item():.4f} = "
                         "BCE(image logits, 1) + BCE(video logits, 1).")
+
+
+@register("3.5")
+def check_motion_code_experiment(frame_change_after: Callable[[int], float]) -> None:
+    """3.5: ``frame_change_after(dim_motion)``: the mean absolute difference between consecutive frames of
+    samples of a MoCoGAN trained briefly with a motion code of that size; a larger code must let them
+    differ more."""
+    changes = {}
+    for dim in (1, 10):
+        changes[dim] = as_float("3.5", call("3.5", frame_change_after, dim), "the frame change")
+        if not (math.isfinite(changes[dim]) and changes[dim] >= 0):
+            raise ExerciseError(f"Exercise 3.5: the frame change should be a mean absolute difference "
+                                f"(>= 0), got {changes[dim]} for dim_motion = {dim}.")
+    if not changes[10] > changes[1]:
+        raise ExerciseError(f"Exercise 3.5: with a 10-d motion code consecutive frames differ by "
+                            f"{changes[10]:.4f}, with a 1-d one by {changes[1]:.4f}: the larger code should "
+                            "let them differ more. Do both runs use the same steps and seed, with only "
+                            "dim_motion changed, and do you compare frame t + 1 with frame t of each sample?")
+    passed("3.5", f"consecutive frames differ by {changes[1]:.4f} on average with a 1-d motion code and by "
+                  f"{changes[10]:.4f} with 10 dimensions, after the same training.")

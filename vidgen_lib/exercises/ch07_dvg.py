@@ -125,6 +125,25 @@ def check_dvg_agent_centroid(centroid: Callable[[Tensor, Tensor], Tensor]) -> No
     raise ExerciseError(f"Exercise 7.4: your centroids are wrong: {hint}")
 
 
+
+@register("7.5")
+def check_free_bits_experiment(kl_after: Callable[[float], float]) -> None:
+    """7.5: ``kl_after(free_bits)``: the KL(q || p) per clip on held-out clips of a DVG trained briefly with
+    that free-bits floor (and a strong KL weight); free bits must leave the posterior more KL."""
+    kls = {}
+    for free_bits in (0.0, 0.25):
+        kls[free_bits] = as_float("7.5", call("7.5", kl_after, free_bits), "the KL")
+        if not (math.isfinite(kls[free_bits]) and kls[free_bits] >= 0):
+            raise ExerciseError(f"Exercise 7.5: the KL should be a mean of KL divergences (>= 0), got "
+                                f"{kls[free_bits]} for free_bits = {free_bits}.")
+    if not kls[0.25] > kls[0.0]:
+        raise ExerciseError(f"Exercise 7.5: with free bits the held-out KL is {kls[0.25]:.4f}, without them "
+                            f"{kls[0.0]:.4f}: free bits should keep it higher. Do both runs use the same "
+                            "config, steps and seed, with only free_bits changed, and do you measure the KL "
+                            "of the posterior against the prior on the held-out clips?")
+    passed("7.5", f"the KL the posterior keeps is {kls[0.0]:.4f} nats per clip without free bits and "
+                  f"{kls[0.25]:.4f} with λ = 0.25, after the same training.")
+
 # --- answers with the learner's signatures, where the library has no such function: a notebook goes on
 # with these while an exercise is not done yet (``use_answer``) --------------------------------------
 
