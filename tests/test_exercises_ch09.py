@@ -85,17 +85,6 @@ def test_the_generator_step_check_names_the_mistake(kwargs, message):
         ch09.check_generator_step(lambda g, m, p: generator_step(g, m, p, **kwargs))
 
 
-def test_the_experiment_check_asserts_the_direction_of_the_effect(capsys):
-    ch09.check_flow_weight_experiment(lambda weight: 0.8 if weight == 0 else 0.2)
-    assert "0.800" in capsys.readouterr().out
-    with pytest.raises(ExerciseError, match="should lower it"):
-        ch09.check_flow_weight_experiment(lambda weight: 0.2 if weight == 0 else 0.8)
-    with pytest.raises(ExerciseError, match=">= 0"):
-        ch09.check_flow_weight_experiment(lambda weight: float("nan"))
-    with pytest.raises(ExerciseNotDone):
-        ch09.check_flow_weight_experiment(stub)
-
-
 def test_use_answer_goes_on_with_the_reference_while_an_exercise_is_not_done(capsys):
     assert use_answer("9.3", ch09.check_flow_loss, stub, flow_loss) is flow_loss
     assert "not done yet" in capsys.readouterr().out

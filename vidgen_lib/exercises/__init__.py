@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import math
 import pkgutil
 from collections.abc import Iterator
 from typing import Any, Callable
@@ -97,6 +98,24 @@ def seeded(seed: int) -> Iterator[None]:
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         yield
+
+
+def measure_settings(exercise_id: str, fn: Callable[[Any], Any], settings: tuple, what: str, *,
+                     low: float = 0.0, high: float = math.inf) -> dict:
+    """Run the learner's experiment ``fn`` once per setting; returns ``{setting: value}``.
+
+    Each value must be one finite number in ``[low, high]`` (what the measured quantity can be: a KL is
+    >= 0, a mean mask lies in [0, 1]); a stub or a crash is reported as ``call`` does.
+    """
+    values = {}
+    for setting in settings:
+        value = as_float(exercise_id, call(exercise_id, fn, setting), what)
+        if not (math.isfinite(value) and low <= value <= high):
+            bounds = f">= {low:g}" if high == math.inf else f"in [{low:g}, {high:g}]"
+            raise ExerciseError(f"Exercise {exercise_id}: {what} should be a finite number {bounds}, "
+                                f"got {value} for {setting!r}.")
+        values[setting] = value
+    return values
 
 
 def use_answer(exercise_id: str, check: Check, answer: Any, reference: Any) -> Any:

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from vidgen_lib import gan_toy, losses
-from vidgen_lib.exercises import ExerciseError, as_float, call, passed, register
+from vidgen_lib.exercises import ExerciseError, as_float, call, passed, measure_settings, register
 
 
 def _close(got: float, want: float, rtol: float = 1e-3, atol: float = 1e-5) -> bool:
@@ -252,12 +252,7 @@ def check_discriminator_loss(discriminator_loss: Callable[[Tensor, Tensor], Tens
 def check_generator_loss_experiment(distance_after: Callable[[str], float]) -> None:
     """1.5: ``distance_after(loss)``: |mean of G's samples - mean of the data| after a short training run
     with ``ToyGANConfig(loss=loss)``, from the same start; the non-saturating loss must get closer."""
-    distances = {}
-    for kind in ("saturating", "non_saturating"):
-        distances[kind] = as_float("1.5", call("1.5", distance_after, kind), "the distance")
-        if not (math.isfinite(distances[kind]) and distances[kind] >= 0):
-            raise ExerciseError(f"Exercise 1.5: the distance should be an absolute difference of means "
-                                f"(>= 0), got {distances[kind]} for loss = {kind!r}.")
+    distances = measure_settings("1.5", distance_after, ("saturating", "non_saturating"), "the distance")
     saturating, non_saturating = distances["saturating"], distances["non_saturating"]
     if not non_saturating < saturating:
         raise ExerciseError(f"Exercise 1.5: with the non-saturating loss the generator's mean ends "

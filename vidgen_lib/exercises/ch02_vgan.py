@@ -12,7 +12,7 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from vidgen_lib.exercises import ExerciseError, as_float, as_tensor, call, passed, register, seeded
+from vidgen_lib.exercises import ExerciseError, as_tensor, call, passed, measure_settings, register, seeded
 from vidgen_lib.losses import discriminator_loss
 from vidgen_lib.models import vgan
 
@@ -126,12 +126,7 @@ def check_discriminator_step(d_step_loss: Callable[[nn.Module, Tensor, Tensor], 
 def check_mask_weight_experiment(mask_mean_after: Callable[[float], float]) -> None:
     """2.5: ``mask_mean_after(mask_weight)``: the mean of the generated mask of a small VGAN trained
     briefly with that sparsity weight; the heavier penalty must give the smaller mask."""
-    means = {}
-    for weight in (0.0, 1.0):
-        means[weight] = as_float("2.5", call("2.5", mask_mean_after, weight), "the mean mask")
-        if not (math.isfinite(means[weight]) and 0 <= means[weight] <= 1):
-            raise ExerciseError(f"Exercise 2.5: the mask is a sigmoid, so its mean should lie in [0, 1], "
-                                f"got {means[weight]} for mask_weight = {weight}.")
+    means = measure_settings("2.5", mask_mean_after, (0.0, 1.0), "the mean mask", high=1.0)
     if not means[1.0] < means[0.0]:
         raise ExerciseError(f"Exercise 2.5: with mask_weight = 1 the mean mask is {means[1.0]:.4f}, "
                             f"without the penalty {means[0.0]:.4f}: the penalty should shrink it. Do both "

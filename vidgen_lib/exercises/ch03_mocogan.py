@@ -6,7 +6,6 @@ library's own functions in ``vidgen_lib.models.mocogan``.
 """
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import torch
@@ -14,7 +13,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
-from vidgen_lib.exercises import ExerciseError, as_float, as_tensor, call, passed, register
+from vidgen_lib.exercises import ExerciseError, as_tensor, call, passed, measure_settings, register
 from vidgen_lib.models import mocogan
 
 
@@ -145,12 +144,7 @@ def check_motion_code_experiment(frame_change_after: Callable[[int], float]) -> 
     """3.5: ``frame_change_after(dim_motion)``: the mean absolute difference between consecutive frames of
     samples of a MoCoGAN trained briefly with a motion code of that size; a larger code must let them
     differ more."""
-    changes = {}
-    for dim in (1, 10):
-        changes[dim] = as_float("3.5", call("3.5", frame_change_after, dim), "the frame change")
-        if not (math.isfinite(changes[dim]) and changes[dim] >= 0):
-            raise ExerciseError(f"Exercise 3.5: the frame change should be a mean absolute difference "
-                                f"(>= 0), got {changes[dim]} for dim_motion = {dim}.")
+    changes = measure_settings("3.5", frame_change_after, (1, 10), "the frame change")
     if not changes[10] > changes[1]:
         raise ExerciseError(f"Exercise 3.5: with a 10-d motion code consecutive frames differ by "
                             f"{changes[10]:.4f}, with a 1-d one by {changes[1]:.4f}: the larger code should "

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from vidgen_lib import metrics
-from vidgen_lib.exercises import ExerciseError, as_float, call, passed, register
+from vidgen_lib.exercises import ExerciseError, as_float, call, passed, measure_settings, register
 
 
 def _close(got: float, want: float, rtol: float = 1e-6, atol: float = 1e-9) -> bool:
@@ -133,12 +133,7 @@ def check_average_content_distance(average_content_distance: Callable[[Tensor], 
 def check_blur_experiment(fvd_after_blur: Callable[[float], float]) -> None:
     """4.4: ``fvd_after_blur(sigma)``: the FVD between real clips blurred with that σ and the reference set;
     heavier blur must raise it."""
-    fvds = {}
-    for sigma in (0.5, 2.0):
-        fvds[sigma] = as_float("4.4", call("4.4", fvd_after_blur, sigma), "the FVD")
-        if not (math.isfinite(fvds[sigma]) and fvds[sigma] >= 0):
-            raise ExerciseError(f"Exercise 4.4: an FVD is a squared distance (>= 0), got {fvds[sigma]} for "
-                                f"sigma = {sigma}.")
+    fvds = measure_settings("4.4", fvd_after_blur, (0.5, 2.0), "the FVD")
     if not fvds[2.0] > fvds[0.5]:
         raise ExerciseError(f"Exercise 4.4: the FVD is {fvds[2.0]:.2f} with σ = 2 and {fvds[0.5]:.2f} with "
                             "σ = 0.5: heavier blur should raise it. Do you blur `other` with the given "

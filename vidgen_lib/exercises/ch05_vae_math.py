@@ -5,14 +5,13 @@ Kingma & Welling (2014); each check also recognises the typical mistakes and nam
 """
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import torch
 from torch import Tensor
 from torch.distributions import Normal, kl_divergence
 
-from vidgen_lib.exercises import ExerciseError, as_float, call, passed, register
+from vidgen_lib.exercises import ExerciseError, as_float, call, passed, measure_settings, register
 from vidgen_lib.losses import bernoulli_nll, gaussian_kl
 
 
@@ -134,12 +133,7 @@ def negative_elbo(x: Tensor, logits: Tensor, mu: Tensor, logvar: Tensor) -> Tens
 def check_kl_weight_experiment(kl_after: Callable[[float], float]) -> None:
     """5.4: ``kl_after(beta)``: the mean KL(q(z|x) || N(0, I)) per held-out frame of a FrameVAE trained
     briefly on ``recon_nll + beta * kl``, from the same start; a larger beta must lower it."""
-    kls = {}
-    for beta in (0.1, 4.0):
-        kls[beta] = as_float("5.4", call("5.4", kl_after, beta), "the KL")
-        if not (math.isfinite(kls[beta]) and kls[beta] >= 0):
-            raise ExerciseError(f"Exercise 5.4: the KL should be a mean of KL divergences (>= 0), got "
-                                f"{kls[beta]} for beta = {beta}.")
+    kls = measure_settings("5.4", kl_after, (0.1, 4.0), "the KL")
     if not kls[4.0] < kls[0.1]:
         raise ExerciseError(f"Exercise 5.4: with beta = 4 the KL is {kls[4.0]:.4f}, with beta = 0.1 "
                             f"{kls[0.1]:.4f}: the heavier weight should lower it. Does the loss multiply "

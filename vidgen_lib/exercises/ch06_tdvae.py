@@ -6,13 +6,12 @@ it) restore its state afterwards.
 """
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import torch
 from torch import Tensor
 
-from vidgen_lib.exercises import ExerciseError, as_float, call, passed, register
+from vidgen_lib.exercises import ExerciseError, as_float, call, passed, measure_settings, register
 
 
 @register("6.1")
@@ -107,12 +106,7 @@ def check_max_jump_experiment(jump_error_after: Callable[[int], float]) -> None:
     """6.4: ``jump_error_after(max_jump)``: the RMSE of one jump of 10 steps from the belief, against the
     clean oscillator, of a model trained briefly with jumps of at most ``max_jump``; training jumps that
     reach 10 must lower it."""
-    errors = {}
-    for max_jump in (1, 10):
-        errors[max_jump] = as_float("6.4", call("6.4", jump_error_after, max_jump), "the RMSE")
-        if not (math.isfinite(errors[max_jump]) and errors[max_jump] >= 0):
-            raise ExerciseError(f"Exercise 6.4: the error should be a root-mean-square error (>= 0), got "
-                                f"{errors[max_jump]} for max_jump = {max_jump}.")
+    errors = measure_settings("6.4", jump_error_after, (1, 10), "the RMSE")
     if not errors[10] < errors[1]:
         raise ExerciseError(f"Exercise 6.4: trained with jumps up to 10 the error of a jump of 10 is "
                             f"{errors[10]:.4f}, with jumps of 1 only {errors[1]:.4f}: the longer training "

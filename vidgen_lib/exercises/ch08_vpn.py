@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from vidgen_lib.exercises import ExerciseError, as_float, as_tensor, call, passed, register
+from vidgen_lib.exercises import ExerciseError, as_float, as_tensor, call, passed, measure_settings, register
 from vidgen_lib.nn.masked import causal_mask as reference_mask
 
 
@@ -140,13 +140,7 @@ def check_nats_per_frame(nats_per_frame: Callable[[Tensor, Tensor], float]) -> N
 def check_independent_pixels_experiment(nats_after: Callable[[bool], float]) -> None:
     """8.4: ``nats_after(independent_pixels)``: nats per frame on held-out clips of a small VPN (False) or
     its baseline (True), trained briefly from the same seed; modelling the pixels jointly must cost less."""
-    nats = {}
-    for independent in (False, True):
-        nats[independent] = as_float("8.4", call("8.4", nats_after, independent), "nats per frame")
-        if not (math.isfinite(nats[independent]) and nats[independent] >= 0):
-            raise ExerciseError(f"Exercise 8.4: nats per frame are a negative log-likelihood of discrete "
-                                f"values (>= 0), got {nats[independent]} for independent_pixels = "
-                                f"{independent}.")
+    nats = measure_settings("8.4", nats_after, (False, True), "nats per frame")
     if not nats[False] < nats[True]:
         raise ExerciseError(f"Exercise 8.4: the VPN costs {nats[False]:.2f} nats per frame, its baseline "
                             f"{nats[True]:.2f}: the VPN should cost less. Do both runs use the same config "

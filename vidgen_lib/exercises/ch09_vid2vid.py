@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor
 
-from vidgen_lib.exercises import ExerciseError, as_float, as_tensor, call, passed, register, seeded
+from vidgen_lib.exercises import ExerciseError, as_tensor, call, passed, measure_settings, register, seeded
 from vidgen_lib.models import vid2vid
 from vidgen_lib.nn.warp import warp
 
@@ -130,12 +130,7 @@ def check_generator_step(fn: Callable[..., tuple[Tensor, Tensor, Tensor, Tensor]
 def check_flow_weight_experiment(flow_error_after: Callable[[float], float]) -> None:
     """9.4: ``flow_error_after(flow_weight)``: the mean flow error |w - w_true| on held-out clips of a small
     model trained briefly with that flow-loss weight; the flow loss must lower it."""
-    errors = {}
-    for weight in (0.0, 10.0):
-        errors[weight] = as_float("9.4", call("9.4", flow_error_after, weight), "the flow error")
-        if not (math.isfinite(errors[weight]) and errors[weight] >= 0):
-            raise ExerciseError(f"Exercise 9.4: the flow error should be a mean absolute error (>= 0), got "
-                                f"{errors[weight]} for flow_weight = {weight}.")
+    errors = measure_settings("9.4", flow_error_after, (0.0, 10.0), "the flow error")
     if not errors[10.0] < errors[0.0]:
         raise ExerciseError(f"Exercise 9.4: with the flow loss the flow error is {errors[10.0]:.4f}, without "
                             f"it {errors[0.0]:.4f}: the loss should lower it. Do both runs use the same "
