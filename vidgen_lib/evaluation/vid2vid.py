@@ -19,7 +19,6 @@ Taught in ``notebooks/09_vid2vid.ipynb``.
 from __future__ import annotations
 
 import torch
-from einops import rearrange
 from torch import Tensor
 
 from vidgen_lib.datasets.scenes import render_scene, reverse_object, swap_class
@@ -27,23 +26,20 @@ from vidgen_lib.evaluation.protocols import fvd
 from vidgen_lib.metrics import psnr, ssim
 from vidgen_lib.models.vid2vid import Vid2Vid, explained_pixels, test_clips, training_data, translate
 from vidgen_lib.nn.warp import warp
+from vidgen_lib.video import fold_time
 
 __all__ = ["EDITS", "edit_clips", "edit_followed", "evaluate", "flicker", "frame_quality", "warping_error"]
 
 EDITS = ("reverse", "swap")  # object 0 turns back / becomes the next class, from frame L on
 
 
-def _frames(video: Tensor) -> Tensor:
-    return rearrange(video, "b c t h w -> (b t) c h w")
-
-
 def warping_error(video: Tensor, truth: Tensor, true_flow: Tensor, first: int) -> float:
     """Mean |x_t - warp(x_{t-1}, w_true)| of ``video`` over frames ``first``..T-1, on the pixels where the
     true flow explains the real video ``truth`` (no occlusion). Videos (B, C, T, H, W); flow (B, 2, T, H, W).
     """
-    carried = warp(_frames(video[:, :, first - 1:-1]), _frames(true_flow[:, :, first:]))
-    error = (_frames(video[:, :, first:]) - carried).abs().mean(1, keepdim=True)
-    where = _frames(explained_pixels(truth, true_flow)[:, :, first - 1:])
+    carried = warp(fold_time(video[:, :, first - 1:-1]), fold_time(true_flow[:, :, first:]))
+    error = (fold_time(video[:, :, first:]) - carried).abs().mean(1, keepdim=True)
+    where = fold_time(explained_pixels(truth, true_flow)[:, :, first - 1:])
     return float((error * where).sum() / where.sum())
 
 
@@ -56,7 +52,7 @@ def flicker(video: Tensor, labels: Tensor, first: int) -> float:
 
 def frame_quality(video: Tensor, truth: Tensor, first: int) -> tuple[float, float]:
     """PSNR (dB) and SSIM of frames ``first``..T-1 against the truth, averaged over frames."""
-    fake, real = _frames(video[:, :, first:])[:, :, None], _frames(truth[:, :, first:])[:, :, None]
+    fake, real = fold_time(video[:, :, first:])[:, :, None], fold_time(truth[:, :, first:])[:, :, None]
     return float(psnr(fake, real, reduction="pooled")), float(ssim(fake, real))
 
 

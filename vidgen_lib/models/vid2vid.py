@@ -47,7 +47,7 @@ from vidgen_lib.nn.conv import conv_block
 from vidgen_lib.nn.warp import warp
 from vidgen_lib.runtime import eval_mode, model_device, seed_everything
 from vidgen_lib.train import Trainer, batches, run
-from vidgen_lib.video import from_signed, to_signed, validate_clip
+from vidgen_lib.video import fold_time, from_signed, to_signed, unfold_time, validate_clip
 
 CHECKPOINT = "vid2vid"
 
@@ -330,7 +330,7 @@ def flow_loss(flow: Tensor, true_flow: Tensor, previous: Tensor, current: Tensor
 
 def image_pairs(maps: Tensor, video: Tensor, first: int) -> Tensor:
     """D_I's input: map and frame stacked, for frames ``first``..T-1: (B (T - first), classes + 3, H, W)."""
-    return rearrange(torch.cat([maps, video], dim=1)[:, :, first:], "b c t h w -> (b t) c h w")
+    return fold_time(torch.cat([maps, video], dim=1)[:, :, first:])
 
 
 def video_windows(video: Tensor, true_flow: Tensor, k: int, first: int) -> Tensor:
@@ -350,11 +350,10 @@ def explained_pixels(video: Tensor, true_flow: Tensor) -> Tensor:
     """1 where warping the previous real frame by the true flow gives the pixel exactly (no occlusion):
     (B, 1, T - 1, H, W) for frames 1..T-1. ``video`` (B, 3, T, H, W), any range."""
     B = video.shape[0]
-    prev = rearrange(video[:, :, :-1], "b c t h w -> (b t) c h w")
-    flow = rearrange(true_flow[:, :, 1:], "b c t h w -> (b t) c h w")
-    current = rearrange(video[:, :, 1:], "b c t h w -> (b t) c h w")
+    prev, current = fold_time(video[:, :, :-1]), fold_time(video[:, :, 1:])
+    flow = fold_time(true_flow[:, :, 1:])
     error = (warp(prev, flow) - current).abs().amax(1, keepdim=True)
-    return rearrange((error < 1e-3).float(), "(b t) c h w -> b c t h w", b=B)
+    return unfold_time((error < 1e-3).float(), B)
 
 
 def training_step(model: Vid2Vid, trainer: Trainer, batch: dict[str, Tensor]) -> dict[str, float]:
@@ -388,9 +387,8 @@ def training_step(model: Vid2Vid, trainer: Trainer, batch: dict[str, Tensor]) ->
                                 + feature_matching(fake_video, real_video, c.d_layers))
     g_loss, values = adversarial + matching, {}
     if c.warp:
-        fold = lambda x: rearrange(x, "b c t h w -> (b t) c h w")  # noqa: E731
-        flow_term = flow_loss(fold(out.flow), fold(true_flow[:, :, L:]), fold(real[:, :, L - 1:-1]),
-                              fold(real[:, :, L:]))
+        flow_term = flow_loss(fold_time(out.flow), fold_time(true_flow[:, :, L:]),
+                              fold_time(real[:, :, L - 1:-1]), fold_time(real[:, :, L:]))
         explained = explained_pixels(real, true_flow)[:, :, L - 1:]
         mask_term = (out.mask * explained).mean()
         g_loss = g_loss + c.flow_weight * flow_term + c.mask_weight * mask_term
