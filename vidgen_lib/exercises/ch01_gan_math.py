@@ -1,19 +1,22 @@
 """Checks for the exercises of notebook 01 (GAN math).
 
-The reference answers are the library's own functions in ``vidgen_lib.gan_toy`` and ``vidgen_lib.losses``;
-each check also recognises the typical mistakes and names them.
+The reference answers are the library's own functions in ``vidgen_lib.gan_toy`` and ``vidgen_lib.losses``,
+and for 1.6 (one alternating training step, which the library only writes inside ``gan_toy.train_gan``)
+``training_step`` at the bottom of this module; each check also recognises the typical mistakes and names
+them.
 """
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from vidgen_lib import gan_toy, losses
-from vidgen_lib.exercises import ExerciseError, as_float, call, passed, measure_settings, register
+from vidgen_lib.exercises import ExerciseError, as_float, call, passed, measure_settings, register, seeded
 
 
 def _close(got: float, want: float, rtol: float = 1e-3, atol: float = 1e-5) -> bool:
@@ -263,3 +266,168 @@ def check_generator_loss_experiment(distance_after: Callable[[str], float]) -> N
                             "ToyGANConfig(loss=...)?")
     passed("1.5", f"after the same training the generator's mean is {saturating:.3f} from the data's with "
                   f"the saturating loss, {non_saturating:.3f} with the non-saturating one.")
+
+
+# --- 1.6: one alternating training step --------------------------------------------------------------
+
+STEP_LR = 0.1  # the check's optimisers: plain SGD, so that every update can be recomputed exactly
+STALE_GRAD = 0.5  # what the check leaves in every .grad before the step: a step must clear it first
+
+
+def _toy_pair(seed: int = 16) -> tuple[nn.Module, nn.Module, Tensor, Tensor]:
+    """A small generator and discriminator of ``gan_toy`` (2-D latent and data), a real batch and latents."""
+    with seeded(seed):
+        generator, discriminator = gan_toy.mlp(2, 2, hidden=16), gan_toy.mlp(2, 1, hidden=16)
+        real = gan_toy.sample_ring(32, torch.Generator().manual_seed(seed))
+        z = torch.randn(32, 2)
+    return generator, discriminator, real, z
+
+
+def _with_stale_grads(*modules: nn.Module) -> None:
+    for module in modules:
+        for p in module.parameters():
+            p.grad = torch.full_like(p, STALE_GRAD)
+
+
+def _flat(module: nn.Module) -> Tensor:
+    return torch.cat([p.detach().flatten() for p in module.parameters()])
+
+
+def _reference_step(G: nn.Module, D: nn.Module, real: Tensor, z: Tensor, *, zero_d: bool = True,
+                    zero_g: bool = True, g_loss_kind: str = "non_saturating",
+                    g_loss_before_d_step: bool = False) -> dict[str, Any]:
+    """Run one step on copies of G and D (SGD, stale gradients left in .grad, as the check does), right or
+    with one typical mistake; returns the losses and the parameters afterwards."""
+    G, D = copy.deepcopy(G), copy.deepcopy(D)
+    opt_g, opt_d = (torch.optim.SGD(m.parameters(), lr=STEP_LR) for m in (G, D))
+    _with_stale_grads(G, D)
+    fake = G(z)
+    d_loss = losses.discriminator_loss(D(real), D(fake.detach()))
+    if zero_d:
+        opt_d.zero_grad()
+    if g_loss_before_d_step:  # G's gradient from the old D, then D's update
+        d_loss.backward()
+        g_loss = losses.generator_loss(D(fake), g_loss_kind)
+        if zero_g:
+            opt_g.zero_grad()
+        g_loss.backward()
+        opt_d.step()
+    else:
+        d_loss.backward()
+        opt_d.step()
+        g_loss = losses.generator_loss(D(fake), g_loss_kind)
+        if zero_g:
+            opt_g.zero_grad()
+        g_loss.backward()
+    opt_g.step()
+    return {"d_loss": d_loss.item(), "g_loss": g_loss.item(), "G": _flat(G), "D": _flat(D)}
+
+
+def _call_step(training_step: Callable[..., Any], *args: Any) -> Any:
+    """``call`` with hints for the errors an alternating step typically raises."""
+    try:
+        return training_step(*args)
+    except NotImplementedError:
+        return call("1.6", lambda: training_step(*args))  # raises again: reported as "not implemented yet"
+    except Exception as err:
+        text = str(err)
+        if not isinstance(err, RuntimeError):
+            raise ExerciseError(f"Exercise 1.6: your function raised {type(err).__name__}: {err}") from err
+        if "inplace" in text or "in-place" in text:
+            raise ExerciseError(
+                "Exercise 1.6: PyTorch refuses to back-propagate G's loss through D's old weights, which D's "
+                "update has changed in place: after opt_D.step(), call D on the fakes again for G's "
+                f"loss.\n(RuntimeError: {text.splitlines()[0]})") from None
+        if "second time" in text:
+            raise ExerciseError(
+                "Exercise 1.6: the D step back-propagated through the fakes into G and freed G's graph, so "
+                "G's loss cannot use it again: give D fake.detach() in the D step.\n"
+                f"(RuntimeError: {text.splitlines()[0]})") from None
+        raise ExerciseError(f"Exercise 1.6: your function raised RuntimeError: {err}") from err
+
+
+@register("1.6")
+def check_training_step(training_step: Callable[..., tuple[Any, Any]]) -> None:
+    """1.6: ``training_step(G, D, opt_G, opt_D, real, z) -> (d_loss, g_loss)``: one update of D on real and
+    detached fakes, then one of G with the non-saturating loss, against the updated D."""
+    G0, D0, real, z = _toy_pair()
+    want = _reference_step(G0, D0, real, z)
+    G, D = copy.deepcopy(G0), copy.deepcopy(D0)
+    opt_g, opt_d = (torch.optim.SGD(m.parameters(), lr=STEP_LR) for m in (G, D))
+    _with_stale_grads(G, D)
+    events: list[str] = []  # "D" / "G": an optimiser step; "grad G": a gradient reached G's parameters
+    opt_d.register_step_pre_hook(lambda *_: events.append("D"))
+    opt_g.register_step_pre_hook(lambda *_: events.append("G"))
+    for p in G.parameters():
+        p.register_hook(lambda grad: events.append("grad G"))
+    with seeded(16):
+        result = _call_step(training_step, G, D, opt_g, opt_d, real, z)
+    if not isinstance(result, tuple) or len(result) != 2:
+        raise ExerciseError("Exercise 1.6: return the two losses, (d_loss, g_loss), as numbers.")
+    d_loss, g_loss = (as_float("1.6", value, what) for value, what in zip(result, ("d_loss", "g_loss")))
+    steps = [e for e in events if e in ("D", "G")]
+    if steps != ["D", "G"]:
+        if sorted(steps) == ["D", "G"]:
+            raise ExerciseError("Exercise 1.6: G was updated before D: update D first (on the fakes of the "
+                                "current G), then G against the updated D (Goodfellow et al. 2014, Alg. 1).")
+        raise ExerciseError(f"Exercise 1.6: the optimisers stepped {steps or 'never'}: call opt_D.step() "
+                            "once, then opt_G.step() once.")
+    if not _close(d_loss, want["d_loss"], rtol=1e-5, atol=1e-6):
+        swapped = losses.discriminator_loss(D0(G0(z)), D0(real)).item()
+        hint = ("real and fake are swapped: discriminator_loss(D(real), D(fake))." if _close(d_loss, swapped)
+                else "the D step's loss is -mean log D(x) - mean log(1 - D(G(z))), before D's update.")
+        raise ExerciseError(f"Exercise 1.6: d_loss is {d_loss:.4f}, expected {want['d_loss']:.4f}: {hint}")
+    d_right = torch.allclose(_flat(D), want["D"], atol=1e-6)
+    stale_d = _reference_step(G0, D0, real, z, zero_d=False)["D"]
+    if not d_right and torch.allclose(_flat(D), stale_d, atol=1e-6):
+        raise ExerciseError("Exercise 1.6: D's update used stale gradients (e.g. those G's backward pass "
+                            "left in D's .grad): call opt_D.zero_grad() before d_loss.backward().")
+    if not _close(g_loss, want["g_loss"], rtol=1e-5, atol=1e-6):
+        mistakes = [
+            (_reference_step(G0, D0, real, z, g_loss_kind="saturating")["g_loss"],
+             "that is the saturating loss log(1 - D(G(z))): G minimises the non-saturating -log D(G(z)) "
+             "(Exercise 1.3)."),
+            (_reference_step(G0, D0, real, z, g_loss_before_d_step=True)["g_loss"],
+             "that is G's loss against D *before* its update: compute it after opt_D.step(), so that G "
+             "answers the discriminator it will face."),
+            (-want["g_loss"], "the sign is flipped: -log D(G(z)) is positive."),
+        ]
+        hint = next((h for value, h in mistakes if _close(g_loss, value, rtol=1e-5, atol=1e-6)), None)
+        if hint or d_right:
+            raise ExerciseError(f"Exercise 1.6: g_loss is {g_loss:.4f}, expected {want['g_loss']:.4f}: "
+                                + (hint or "the non-saturating loss -mean log D(G(z)) on the same fakes, "
+                                           "with the updated D."))
+    if not d_right:
+        raise ExerciseError("Exercise 1.6: D's weights after the step differ from one SGD step on the "
+                            "discriminator loss (and nothing else: G's backward pass must come after D's "
+                            "update).")
+    if "grad G" in events[:events.index("D")]:
+        raise ExerciseError("Exercise 1.6: in the D step a gradient reached G's parameters: D's loss must "
+                            "see fake.detach(), so that the D step costs no backward pass through G and "
+                            "leaves nothing in G's .grad.")
+    if torch.equal(_flat(G), _flat(G0)):
+        raise ExerciseError("Exercise 1.6: G did not change: G's loss must reach G through D (no detach in "
+                            "the G step), then opt_G.step().")
+    if not torch.allclose(_flat(G), want["G"], atol=1e-6):
+        if torch.allclose(_flat(G), _reference_step(G0, D0, real, z, zero_g=False)["G"], atol=1e-6):
+            raise ExerciseError("Exercise 1.6: G's update used stale gradients (whatever was left in G's "
+                                ".grad): call opt_G.zero_grad() before g_loss.backward().")
+        raise ExerciseError("Exercise 1.6: G's weights after the step differ from one SGD step on the "
+                            "non-saturating loss against the updated D.")
+    passed("1.6", "D is updated first, on detached fakes (no gradient reaches G), then G with the "
+                  "non-saturating loss against the updated D; both losses and both updates match.")
+
+
+def training_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
+                  real: Tensor, z: Tensor) -> tuple[float, float]:
+    """1.6's answer: one alternating step, the fakes generated once (Goodfellow et al. 2014, Alg. 1)."""
+    fake = G(z)
+    d_loss = losses.discriminator_loss(D(real), D(fake.detach()))
+    opt_D.zero_grad()
+    d_loss.backward()
+    opt_D.step()
+    g_loss = losses.generator_loss(D(fake), "non_saturating")
+    opt_G.zero_grad()
+    g_loss.backward()
+    opt_G.step()
+    return d_loss.item(), g_loss.item()

@@ -2,7 +2,9 @@
 
 Each check calls the learner's function on known inputs, prints one ``✓`` line when it is right, and
 otherwise raises ``ExerciseError`` with what is wrong and a hint. The reference answers are the
-library's own functions in ``vidgen_lib.models.mocogan``.
+library's own functions in ``vidgen_lib.models.mocogan``; for 3.6 (the video discriminator as a module)
+``VideoDiscriminator`` at the bottom of this module, the library's D_V without its instance noise, which
+``copy_conv_weights`` fills with the library's (or the shipped checkpoint's) weights.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
-from vidgen_lib.exercises import ExerciseError, as_tensor, call, passed, measure_settings, register
+from vidgen_lib.exercises import ExerciseError, as_tensor, call, passed, measure_settings, register, seeded
 from vidgen_lib.models import mocogan
 
 
@@ -152,3 +154,170 @@ def check_motion_code_experiment(frame_change_after: Callable[[int], float]) -> 
                             "dim_motion changed, and do you compare frame t + 1 with frame t of each sample?")
     passed("3.5", f"consecutive frames differ by {changes[1]:.4f} on average with a 1-d motion code and by "
                   f"{changes[10]:.4f} with 10 dimensions, after the same training.")
+
+
+# --- 3.6: the video discriminator D_V as a module ----------------------------------------------------
+
+_CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+
+
+def convolutions(module: nn.Module) -> list[nn.Module]:
+    """The convolutions of a module, in the order ``modules()`` lists them (the order of a Sequential)."""
+    return [m for m in module.modules() if isinstance(m, _CONVS)]
+
+
+def copy_conv_weights(target: nn.Module, source: nn.Module) -> nn.Module:
+    """Load ``source``'s convolutions, one by one in order, into ``target``'s (both spectrally normalised
+    the same way): a D_V built by hand holds the library's weights, whatever its modules are named.
+    Returns ``target``."""
+    pairs = list(zip(convolutions(target), convolutions(source), strict=True))
+    for mine, theirs in pairs:
+        mine.load_state_dict(theirs.state_dict())
+    return target
+
+
+def _conv_spec(conv: nn.Module) -> dict:
+    kind = next(cls.__name__ for cls in _CONVS if isinstance(conv, cls))  # spectral_norm renames the class
+    return {"type": kind, "in": conv.in_channels, "out": conv.out_channels,
+            "kernel": tuple(conv.kernel_size), "stride": tuple(conv.stride), "padding": tuple(conv.padding),
+            "bias": conv.bias is not None}
+
+
+def _spec_mistake(i: int, n: int, got: dict, want: dict) -> str | None:
+    """What is wrong with the learner's i-th of n convolutions, or None if it matches the library's."""
+    layer = f"convolution {i + 1} of {n}"
+    if got["type"] != want["type"]:
+        if got["type"] in ("Conv2d", "Conv1d"):
+            return (f"{layer} is a {got['type']}: a 2-D convolution judges each frame on its own, as D_I "
+                    "does. D_V is the *video* discriminator: nn.Conv3d over (T, H, W), so that it sees "
+                    "frames together and can judge the motion.")
+        return f"{layer} is a {got['type']}: D_V uses nn.Conv3d (a discriminator only shrinks its input)."
+    if (got["in"], got["out"]) != (want["in"], want["out"]):
+        return (f"{layer} maps {got['in']} -> {got['out']} channels, expected {want['in']} -> {want['out']}: "
+                "the widths are channels -> width -> 2 width -> 4 width, then 4 width -> 1 logit.")
+    if got["kernel"] != want["kernel"]:
+        if got["kernel"][0] == 1:
+            return (f"{layer} has a kernel of one frame: it never sees two frames together, so D_V could not "
+                    "judge motion. Use kernel_size=4 in time too.")
+        return f"{layer} has kernel {got['kernel']}, expected {want['kernel']} (kernel_size=4)."
+    if got["stride"] != want["stride"]:
+        if i < n - 1 and got["stride"][0] != 1:
+            return (f"{layer} has stride {got['stride']}: it halves time as well. D_V keeps every frame: "
+                    "stride (1, 2, 2) halves only H and W, and the kernel trims 3 frames per layer.")
+        return f"{layer} has stride {got['stride']}, expected {want['stride']}."
+    if got["padding"] != want["padding"]:
+        if i < n - 1 and got["padding"][0] != 0:
+            return (f"{layer} pads time ({got['padding']}): pad only space, padding (0, 1, 1), so that time "
+                    "goes 16 -> 13 -> 10 -> 7 -> 4.")
+        return f"{layer} has padding {got['padding']}, expected {want['padding']}."
+    if got["bias"] != want["bias"]:
+        return (f"{layer} has no bias: keep bias=True. With spectral normalisation and no biases, "
+                "D(a·x) = a·D(x) for a > 0, and an all-grey clip gets the logit 0 whatever it shows.")
+    return None
+
+
+def _forward_with(convs: list[nn.Module], x: Tensor, act: Callable[[Tensor], Tensor],
+                  last: Callable[[Tensor], Tensor] = lambda y: y) -> Tensor:
+    """The library's convolutions run in order with another activation between them (and after the last)."""
+    for conv in convs[:-1]:
+        x = act(conv(x))
+    return last(convs[-1](x))
+
+
+@register("3.6")
+def check_video_discriminator(video_discriminator: Callable[[int, int], nn.Module]) -> None:
+    """3.6: ``VideoDiscriminator(channels, width)``: clips (B, C, 16, 32, 32) -> logits (B, 1, 4, 1, 1),
+    with the library's layout, so that it can hold the library's weights."""
+    b = 2
+    for channels, width in ((1, 4), (3, 2)):
+        with seeded(36):
+            mine = call("3.6", video_discriminator, channels, width)
+            if not isinstance(mine, nn.Module):
+                raise ExerciseError("Exercise 3.6: VideoDiscriminator(channels, width) should build an "
+                                    f"nn.Module, got {type(mine).__name__}.")
+            library = mocogan.VideoDiscriminator(mocogan.Config(channels=channels, video_disc_width=width))
+            clips = torch.rand(b, channels, 16, 32, 32) * 2 - 1
+        got_convs, want_convs = convolutions(mine), convolutions(library)
+        if len(got_convs) != len(want_convs):
+            raise ExerciseError(
+                f"Exercise 3.6: your module has {len(got_convs)} convolutions, the library's D_V "
+                f"{len(want_convs)}: three stride-(1, 2, 2) layers take 32x32 frames down to 4x4, and a "
+                "last kernel-4 convolution gives the logits. (Register them as submodules, e.g. in an "
+                "nn.Sequential, so that they are the module's parameters.)")
+        for i, (got, want) in enumerate(zip(got_convs, want_convs)):
+            problem = _spec_mistake(i, len(got_convs), _conv_spec(got), _conv_spec(want))
+            if problem:
+                raise ExerciseError(f"Exercise 3.6: {problem}")
+            if not nn.utils.parametrize.is_parametrized(got, "weight"):
+                raise ExerciseError(
+                    f"Exercise 3.6: convolution {i + 1} is not spectrally normalised: wrap every convolution "
+                    "in nn.utils.parametrizations.spectral_norm(...), as the library does (section 3).")
+        n_mine, n_library = (sum(p.numel() for p in m.parameters()) for m in (mine, library))
+        if n_mine != n_library:
+            raise ExerciseError(f"Exercise 3.6: your module has {n_mine:,} parameters, the library's D_V "
+                                f"{n_library:,}, with the same convolutions: is there an extra layer with "
+                                "weights (a norm layer, a linear head)? D_V is convolutions and LeakyReLUs.")
+        copy_conv_weights(mine, library)  # the same weights: now the outputs must agree
+        mine.eval(), library.eval()
+        with torch.no_grad():
+            out = call("3.6", mine, clips)
+            want = library(clips)
+        if isinstance(out, Tensor) and out.numel() == b and tuple(out.shape) != tuple(want.shape):
+            raise ExerciseError(f"Exercise 3.6: your D_V returns shape {tuple(out.shape)}: keep the logits "
+                                f"as the last convolution gives them, {tuple(want.shape)}; the loss averages "
+                                "them.")
+        out = as_tensor("3.6", out, tuple(want.shape), "the logits (B, 1, t, h, w)")
+        if not torch.allclose(out, want, atol=1e-5):
+            leaky = lambda slope: (lambda y: F.leaky_relu(y, slope))  # noqa: E731
+            variants = [
+                (_forward_with(want_convs, clips, leaky(0.01)),
+                 "LeakyReLU with slope 0.01 (nn.LeakyReLU()'s default): use nn.LeakyReLU(0.2)."),
+                (_forward_with(want_convs, clips, F.relu), "ReLU: use LeakyReLU(0.2), which lets a gradient "
+                 "through negative activations too."),
+                (_forward_with(want_convs, clips, lambda y: y),
+                 "no activations: the layers then compose to one linear map. Put LeakyReLU(0.2) after every "
+                 "convolution but the last."),
+                (_forward_with(want_convs, clips, leaky(0.2), leaky(0.2)),
+                 "an activation after the last convolution: return its output as it is, a logit can be any "
+                 "real number."),
+                (_forward_with(want_convs, clips, leaky(0.2), torch.sigmoid),
+                 "a sigmoid at the end: return logits, the losses apply the sigmoid (or the hinge) "
+                 "themselves."),
+            ]
+            with torch.no_grad():
+                hint = next((h for value, h in variants if torch.allclose(out, value, atol=1e-5)), None)
+            raise ExerciseError("Exercise 3.6: with the library's weights loaded your D_V gives other logits "
+                                "than the library's: " + (hint or "run the convolutions in order, with "
+                                                          "LeakyReLU(0.2) after every one but the last."))
+    with torch.no_grad():
+        shuffled = mine(clips[:, :, torch.randperm(16, generator=torch.Generator().manual_seed(3))])
+    if torch.allclose(shuffled, out, atol=1e-4):
+        raise ExerciseError("Exercise 3.6: shuffling the frames of a clip does not change your logits: "
+                            "D_V must see the order of the frames.")
+    mine.train()
+    with seeded(37):
+        call("3.6", mine, clips).mean().backward()
+    dead = [name for name, p in mine.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    if dead:
+        raise ExerciseError(f"Exercise 3.6: no gradient reaches {dead[0]}: is every layer used in forward?")
+    passed("3.6", "D_V maps clips (B, C, 16, 32, 32) to logits (B, 1, 4, 1, 1) with the library's layout and "
+                  "weights; shuffled frames change its logits; every parameter gets a gradient.")
+
+
+class VideoDiscriminator(nn.Module):
+    """3.6's answer: D_V for 32x32 frames, the library's ``mocogan.VideoDiscriminator`` without its
+    instance noise (off by default): the same convolutions, in the same order."""
+
+    def __init__(self, channels: int = 1, width: int = 16) -> None:
+        super().__init__()
+        sn = nn.utils.parametrizations.spectral_norm
+        widths = [channels, width, 2 * width, 4 * width]
+        layers: list[nn.Module] = []
+        for c_in, c_out in zip(widths, widths[1:]):  # space halves, time loses 3 frames
+            layers += [sn(nn.Conv3d(c_in, c_out, 4, stride=(1, 2, 2), padding=(0, 1, 1))), nn.LeakyReLU(0.2)]
+        layers.append(sn(nn.Conv3d(4 * width, 1, 4)))  # 4x4 -> 1x1: one logit per temporal position
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, videos: Tensor) -> Tensor:
+        """Clips (B, C, 16, 32, 32) in [-1, 1] -> logits (B, 1, 4, 1, 1)."""
+        return self.net(videos)

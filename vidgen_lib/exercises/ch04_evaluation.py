@@ -2,13 +2,16 @@
 
 Each check runs the learner's function on known inputs, prints one ``✓`` line when it is right, and
 otherwise raises ``ExerciseError`` saying what is wrong, with a hint for the typical mistakes. The
-reference answers are the library's own ``vidgen_lib.metrics`` functions.
+reference answers are the library's own ``vidgen_lib.metrics`` functions (``fvd_from_features`` at the bottom
+of this module is 4.5's answer written as a learner would, by eigenvalues; the tests compare it with the
+library's).
 """
 from __future__ import annotations
 
 import math
 from typing import Any, Callable
 
+import scipy.linalg
 import torch
 from torch import Tensor
 
@@ -140,3 +143,91 @@ def check_blur_experiment(fvd_after_blur: Callable[[float], float]) -> None:
                             "sigma, embed the blurred clips, and compare them with `real_features`?")
     passed("4.4", f"the FVD rises from {fvds[0.5]:.2f} (σ = 0.5) to {fvds[2.0]:.2f} (σ = 2) "
                   "as the blur grows.")
+
+
+def _fvd_cases() -> list[tuple[str, Tensor, Tensor, float | None]]:
+    """Test cases for 4.5: (name, real features, generated features, the distance by hand or None)."""
+    g = torch.Generator().manual_seed(45)
+    mixing = torch.randn(5, 5, generator=g, dtype=torch.float64)  # correlated features: Σ is not diagonal
+    real = torch.randn(40, 5, generator=g, dtype=torch.float64) @ mixing
+    other = torch.randn(30, 5, generator=g, dtype=torch.float64) @ (mixing + 0.5 * torch.eye(5)) + 0.3
+    shift = torch.tensor([1.0, -2.0, 0.5, 0.0, 2.0], dtype=torch.float64)
+    centre = real.mean(0)
+    trace = float(torch.cov(real.T).trace())
+    return [
+        ("the same features twice", real, real.clone(), 0.0),
+        ("the features shifted by a vector s", real, real + shift, float(shift @ shift)),
+        ("the features scaled by 2 about their mean", real, centre + 2 * (real - centre), trace),
+        ("two sets of correlated features, 40 and 30 videos", real, other, None),
+    ]
+
+
+@register("4.5")
+def check_fvd_from_features(fvd_from_features: Callable[[Tensor, Tensor], Any]) -> None:
+    """4.5: ``fvd_from_features(feats_real (N, D), feats_fake (M, D))``: Gaussians fitted to both sets (means,
+    full covariances), then d² = ‖μ1 − μ2‖² + Tr(Σ1 + Σ2 − 2 (Σ1 Σ2)^½), against ``metrics``."""
+    for name, real, fake, by_hand in _fvd_cases():
+        got = as_float("4.5", call("4.5", fvd_from_features, real.clone(), fake.clone()), "the FVD")
+        want = metrics.fvd_from_features(real, fake)
+        if by_hand is not None:
+            assert _close(want, by_hand, rtol=1e-6, atol=1e-6), (name, want, by_hand)  # the library agrees
+        if _close(got, want, rtol=1e-5, atol=1e-6):
+            continue
+        mu1, mu2 = real.mean(0), fake.mean(0)
+        s1, s2 = torch.cov(real.T), torch.cov(fake.T)
+        n, m = len(real), len(fake)
+        mean_gap = float((mu1 - mu2) @ (mu1 - mu2))
+        root = lambda a: torch.from_numpy(scipy.linalg.sqrtm(a.numpy()).real)  # noqa: E731
+        trace_root = float(root(s1 @ s2).trace())
+
+        def frechet(a: Tensor, b: Tensor, cross: float) -> float:
+            return mean_gap + float(a.trace() + b.trace()) - 2 * cross
+
+        biased = metrics.frechet_distance(mu1, s1 * (n - 1) / n, mu2, s2 * (m - 1) / m)
+        mistakes = [
+            (biased, "your covariances divide by N: the unbiased covariance divides by N − 1 "
+             "(torch.cov does), as metrics.gaussian_stats does."),
+            (metrics.frechet_distance_diagonal(mu1, s1.diagonal(), mu2, s2.diagonal()),
+             "that is the diagonal case of Exercise 4.1: FVD fits full covariances, and the off-diagonal "
+             "entries (how features vary together) count too."),
+            (frechet(s1, s2, float((root(s1) @ root(s2)).trace())),
+             "you multiplied the roots, Σ1^½ Σ2^½: the formula takes the root of the product, (Σ1 Σ2)^½; "
+             "the two agree only when Σ1 and Σ2 commute (e.g. both diagonal)."),
+            (frechet(s1, s2, float((s1 @ s2).diagonal().sqrt().sum())),
+             "you took square roots entry by entry: (Σ1 Σ2)^½ is the matrix square root, the matrix R with "
+             "R R = Σ1 Σ2 (scipy.linalg.sqrtm, or via eigenvalues)."),
+            (frechet(s1, s2, math.sqrt(max(float((s1 @ s2).trace()), 0.0))),
+             "you took the root of the trace, √Tr(Σ1 Σ2): the trace of the matrix root, Tr((Σ1 Σ2)^½), is "
+             "the sum of the roots of the eigenvalues of Σ1 Σ2."),
+            (frechet(s1, s2, trace_root / 2), "the cross term is −2 Tr((Σ1 Σ2)^½): you forgot the 2."),
+            (mean_gap, "the covariance term Tr(Σ1 + Σ2 − 2 (Σ1 Σ2)^½) is missing."),
+            (want - mean_gap, "the mean term ‖μ1 − μ2‖² is missing."),
+            (math.sqrt(max(want, 0.0)), "you returned the distance d; FVD reports its square, d²."),
+        ]
+        if n == m:  # torch.cov(features) without .T: a covariance between videos, (N, N)
+            cv1, cv2 = torch.cov(real), torch.cov(fake)
+            mistakes.append((mean_gap + float(cv1.trace() + cv2.trace()) - 2 * float(root(cv1 @ cv2).trace()),
+                             "your covariance is (N, N), between videos: torch.cov wants the variables in "
+                             "rows, so pass features.T to get the (D, D) covariance of the features."))
+        if not math.isfinite(got):
+            hint = ("a NaN or inf: an entry-by-entry square root of Σ1 Σ2 meets negative entries; take the "
+                    "matrix square root (scipy.linalg.sqrtm(...).real, or the eigenvalues of Σ1 Σ2).")
+        else:
+            hint = next((h for value, h in mistakes if _close(got, value, rtol=1e-5, atol=1e-6)), None)
+        hint = hint or ("expected ‖μ1 − μ2‖² + Tr(Σ1) + Tr(Σ2) − 2 Tr((Σ1 Σ2)^½), with the means and the "
+                        "unbiased (D, D) covariances of the two sets.")
+        raise ExerciseError(f"Exercise 4.5: for {name} your FVD is {got:.4f}, expected {want:.4f}: {hint}")
+    passed("4.5", "FVD from features matches metrics.fvd_from_features: 0 for the same set, ‖s‖² for a "
+                  "shift by s, Tr(Σ) for a set scaled by 2, and full covariances count.")
+
+
+def fvd_from_features(feats_real: Tensor, feats_fake: Tensor) -> float:
+    """4.5's answer, as the learner writes it: the means, the unbiased covariances, and Tr((Σ1 Σ2)^½) as the
+    sum of the roots of the eigenvalues of Σ1^½ Σ2 Σ1^½ (a symmetric matrix with the eigenvalues of Σ1 Σ2)."""
+    x, y = torch.as_tensor(feats_real, dtype=torch.float64), torch.as_tensor(feats_fake, dtype=torch.float64)
+    mu1, mu2 = x.mean(0), y.mean(0)
+    s1, s2 = torch.cov(x.T), torch.cov(y.T)
+    vals, vecs = torch.linalg.eigh(s1)
+    root1 = vecs @ torch.diag(vals.clamp(min=0).sqrt()) @ vecs.T
+    trace_root = torch.linalg.eigvalsh(root1 @ s2 @ root1).clamp(min=0).sqrt().sum()
+    return float((mu1 - mu2) @ (mu1 - mu2) + s1.trace() + s2.trace() - 2 * trace_root)

@@ -5,14 +5,18 @@ Kingma & Welling (2014); each check also recognises the typical mistakes and nam
 """
 from __future__ import annotations
 
+import contextlib
+
+from collections.abc import Iterator
 from typing import Callable
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.distributions import Normal, kl_divergence
 
-from vidgen_lib.exercises import ExerciseError, as_float, call, passed, measure_settings, register
+from vidgen_lib.exercises import ExerciseError, as_float, as_tensor, call, passed, measure_settings, register
 from vidgen_lib.losses import bernoulli_nll, gaussian_kl
+from vidgen_lib.vae_toy import FrameVAE
 
 
 def _gaussian_cases() -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -112,6 +116,181 @@ def check_negative_elbo(fn: Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]) 
         hint = ("sum the Bernoulli NLL (binary_cross_entropy_with_logits, reduction='none') over pixels "
                 "and the KL over latent dimensions, add them, and average over the batch.")
     raise ExerciseError(f"Exercise 5.3: got {got:.4f}, expected {want:.4f}: {hint}")
+
+
+# --- 5.5: the frame VAE as a module ----------------------------------------------------------------
+
+LAYERS = ("Conv2d(1, w, 4, 2, 1), Conv2d(w, 2w, 4, 2, 1), Linear(2w·(S/4)², hidden), Linear(hidden, "
+          "2·z_dim); then Linear(z_dim, hidden), Linear(hidden, 2w·(S/4)²), ConvTranspose2d(2w, w, 4, 2, 1), "
+          "ConvTranspose2d(w, 1, 4, 2, 1)")
+
+
+def _squares(size: int = 16) -> Tensor:
+    """Four frames (4, 1, size, size): a 5x5 square in each corner, the tiny batch 5.5 overfits."""
+    frames = torch.zeros(4, 1, size, size)
+    for i, (r, c) in enumerate([(2, 2), (2, size - 7), (size - 7, 2), (size - 7, size - 7)]):
+        frames[i, 0, r:r + 5, c:c + 5] = 1.0
+    return frames
+
+
+def _shapes(model: nn.Module) -> list[tuple[int, ...]]:
+    return sorted(tuple(p.shape) for p in model.parameters())
+
+
+def _own_terms(model: nn.Module, x: Tensor, eps: Tensor, *, std_power: float = 0.5,
+               use_mean: bool = False) -> tuple[Tensor, Tensor]:
+    """recon_nll and kl of the learner's own encoder and decoder at z = mu + exp(logvar / 2) * eps (or a
+    typical mistake), each averaged over the frames."""
+    mu, logvar = model.encode(x)
+    z = mu if use_mean else mu + torch.exp(std_power * logvar) * eps
+    recon = bernoulli_nll(model.decode_logits(z), x).sum((1, 2, 3))
+    kl = gaussian_kl(mu, logvar, torch.zeros_like(mu), torch.zeros_like(logvar)).sum(-1)
+    return recon.mean(), kl.mean()
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-4 * max(1.0, abs(b))
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run a check's small networks on one CPU thread (as fast for them, and far faster on a busy
+    machine), then give the learner's thread count back."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _built(cls: Callable[..., nn.Module], args: tuple[int, ...]) -> nn.Module:
+    """The learner's module for (z_dim, frame_size, width, hidden), its layers checked against FrameVAE's."""
+    model = call("5.5", cls, *args)
+    if not isinstance(model, nn.Module):
+        raise ExerciseError(f"Exercise 5.5: the class should be an nn.Module; got {type(model).__name__}.")
+    want = _shapes(FrameVAE(*args))
+    if _shapes(model) != want:
+        raise ExerciseError(
+            "Exercise 5.5: the layers differ from the frame VAE described above (z_dim, frame_size, width, "
+            f"hidden = {args}): expected parameters of the shapes {want}, got {_shapes(model)}. The layers: "
+            f"{LAYERS}.")
+    return model
+
+
+def _check_shapes(model: nn.Module, x: Tensor, z_dim: int) -> None:
+    mu_logvar = call("5.5", model.encode, x)
+    if not (isinstance(mu_logvar, (tuple, list)) and len(mu_logvar) == 2):
+        raise ExerciseError("Exercise 5.5: encode(x) should return the pair (mu, logvar).")
+    for name, value in zip(("mu", "logvar"), mu_logvar):
+        as_tensor("5.5", value, (len(x), z_dim), f"encode(x)'s {name} (B, z_dim)")
+    logits = as_tensor("5.5", call("5.5", model.decode_logits, mu_logvar[0]), tuple(x.shape),
+                       "decode_logits(z) (B, 1, S, S)")
+    if logits.min() >= 0 and logits.max() <= 1:
+        raise ExerciseError("Exercise 5.5: decode_logits returns values in [0, 1]: return the logits, "
+                            "without a sigmoid; the Bernoulli NLL (binary_cross_entropy_with_logits) "
+                            "applies it.")
+
+
+def _check_terms(got: dict[str, float], model: nn.Module, x: Tensor, eps: Tensor) -> None:
+    """forward's numbers against the learner's own encoder and decoder at the same draw eps."""
+    with torch.no_grad():
+        recon, kl = (float(v) for v in _own_terms(model, x, eps))
+        mu, logvar = model.encode(x)
+        kl_mean_over_z = float(gaussian_kl(mu, logvar, torch.zeros_like(mu), torch.zeros_like(logvar)).mean())
+        if not _close(got["kl"], kl):
+            kl_mistakes = [(kl_mean_over_z, "you averaged the KL over the latent dimensions: sum it over z, "
+                                            "then average over the frames."),
+                           (len(x) * kl, "you summed the KL over the frames: average it over the batch.")]
+            hint = next((text for value, text in kl_mistakes if _close(got["kl"], value)),
+                        "KL(q(z|x) || N(0, I)) = ½ Σ (mu² + exp(logvar) − logvar − 1) over z, averaged over "
+                        "the frames (your gaussian_kl of Exercise 5.1 against mu = 0, logvar = 0).")
+            raise ExerciseError(f"Exercise 5.5: 'kl' is {got['kl']:.4f}, expected {kl:.4f} from your "
+                                f"encoder's mu and logvar: {hint}")
+        if not _close(got["recon_nll"], recon):
+            mistakes = [
+                (float(_own_terms(model, x, eps, use_mean=True)[0]),
+                 "you decoded mu: training decodes one sample z = mu + sigma * eps (the reparameterisation "
+                 "of Exercise 5.2)."),
+                (float(_own_terms(model, x, eps, std_power=1.0)[0]),
+                 "sigma = exp(logvar / 2), the standard deviation, not exp(logvar)."),
+                (len(x) * recon,
+                 "you summed the reconstruction NLL over the frames: average it over the batch."),
+                (recon / x[0].numel(), "you averaged the NLL over the pixels: sum it over a frame's pixels, "
+                                       "then average over the frames."),
+            ]
+            hint = next((text for value, text in mistakes if _close(got["recon_nll"], value)),
+                        "draw eps = torch.randn_like(mu) once, z = mu + exp(logvar / 2) * eps, and sum "
+                        "binary_cross_entropy_with_logits(decode_logits(z), x) over the pixels of each "
+                        "frame, then average over the frames.")
+            raise ExerciseError(f"Exercise 5.5: 'recon_nll' is {got['recon_nll']:.4f}, expected {recon:.4f} "
+                                f"from your encoder and decoder at one sample: {hint}")
+    if not _close(got["loss"], recon + kl):
+        raise ExerciseError("Exercise 5.5: 'loss' should be the negative ELBO, recon_nll + kl; got "
+                            f"{got['loss']:.4f}, expected {recon + kl:.4f}.")
+
+
+def _check_gradients(model: nn.Module, out: dict[str, Tensor]) -> None:
+    if not isinstance(out["loss"], Tensor) or not out["loss"].requires_grad:
+        raise ExerciseError("Exercise 5.5: the loss carries no gradient: no torch.no_grad(), .item() or "
+                            ".detach() in forward.")
+    model.zero_grad()
+    out["recon_nll"].backward(retain_graph=True)
+    from_recon = [p for p in model.parameters() if p.grad is not None and p.grad.abs().sum() > 0]
+    out["loss"].backward()
+    silent = [name for name, p in model.named_parameters() if p.grad is None or p.grad.abs().sum() == 0]
+    if silent:
+        raise ExerciseError(f"Exercise 5.5: no gradient reaches {silent[0]}: every layer should be used in "
+                            "forward, and z must stay mu + sigma * eps (no .detach()).")
+    if len(from_recon) < len(list(model.parameters())):
+        raise ExerciseError("Exercise 5.5: the reconstruction term sends no gradient into the encoder: build "
+                            "z from mu and logvar with torch operations (mu + exp(logvar / 2) * eps, no "
+                            ".detach()), so the encoder learns what to encode.")
+
+
+@register("5.5")
+def check_frame_vae(cls: Callable[..., nn.Module]) -> None:
+    """5.5: ``cls(z_dim, frame_size, width, hidden)``, a module with ``encode(x)`` -> (mu, logvar), each
+    (B, z_dim), ``decode_logits(z)`` -> (B, 1, S, S) and ``forward(x)`` -> {"loss", "recon_nll", "kl"} (the
+    negative ELBO and its terms at one reparameterised sample, averaged over frames), with the layers of
+    ``vae_toy.FrameVAE``. Checked: the layers, the shapes, forward against its own encoder and decoder, the
+    gradients, and that it fits 4 frames in 50 steps."""
+    sizes, x = (3, 16, 8, 32), _squares()  # z_dim, frame_size, width, hidden
+    with _one_thread(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(55)
+        _built(cls, (4, 32, 16, 128))
+        model = _built(cls, sizes)
+        with torch.no_grad():  # weights larger than at initialisation: sigma differs clearly from 1 and the
+            for p in model.parameters():  # frames depend on z, so that a wrong sample changes the loss
+                p.mul_(2.0)
+        _check_shapes(model, x, sizes[0])
+        torch.manual_seed(551)
+        out = call("5.5", model, x)
+        if not isinstance(out, dict) or not {"loss", "recon_nll", "kl"} <= set(out):
+            raise ExerciseError("Exercise 5.5: forward(x) should return a dict with 'loss', 'recon_nll' and "
+                                "'kl'.")
+        torch.manual_seed(551)  # the same draw: eps = torch.randn_like(mu)
+        _check_terms({k: as_float("5.5", out[k], f"'{k}'") for k in ("loss", "recon_nll", "kl")}, model, x,
+                     torch.randn(len(x), sizes[0]))
+        _check_gradients(model, out)
+        torch.manual_seed(552)
+        model = cls(*sizes)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+        losses = []
+        for _ in range(50):
+            loss = model(x)["loss"]
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+    final = sum(losses[-5:]) / 5
+    if not final < 0.5 * losses[0]:
+        raise ExerciseError(f"Exercise 5.5: after 50 Adam steps on 4 frames the loss went from "
+                            f"{losses[0]:.1f} to {final:.1f} nats per frame; it should fall below half. Does "
+                            "forward return the loss of its own encoder and decoder?")
+    passed("5.5", "the layers of FrameVAE, the shapes, forward = the negative ELBO of its own encoder and "
+                  "decoder at one reparameterised sample, gradients in every layer, and it fits 4 frames in "
+                  "50 steps.")
 
 
 # --- answers with the learner's signatures, where the library has no such function: a notebook goes on

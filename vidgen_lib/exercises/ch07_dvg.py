@@ -7,7 +7,10 @@ predictor's input) and ``vidgen_lib.evaluation.dvg.agent_centroids``.
 """
 from __future__ import annotations
 
+import contextlib
+
 import math
+from collections.abc import Iterator
 from typing import Callable
 
 import torch
@@ -139,6 +142,159 @@ def check_free_bits_experiment(kl_after: Callable[[float], float]) -> None:
     passed("7.5", f"the KL the posterior keeps is {kls[0.0]:.4f} nats per clip without free bits and "
                   f"{kls[0.25]:.4f} with λ = 0.25, after the same training.")
 
+# --- 7.6: the teacher-forced pass, wired from the model's parts ------------------------------------
+
+PASS_KEYS = ("mu_q", "logvar_q", "mu_p", "logvar_p")
+
+
+def _teacher_forced(model: dvg.DVG, video: Tensor, actions: Tensor, noise: Tensor, *,
+                    posterior_frame: int = 0, prior_frame: int = -1, predictor_frame: int = -1,
+                    z_from: str = "q", skip_frame: int = -1, std_power: float = 0.5,
+                    carry_states: bool = True, detach_z: bool = False) -> dict[str, Tensor]:
+    """``DVG.forward`` with the draws of z given: noise (B, T-1, Z), ``noise[:, t - 1]`` for z_t. The keywords
+    give the typical mistakes (frames as offsets from t; the defaults are the right wiring)."""
+    b, t_total = video.shape[0], video.shape[2]
+    h, skips = model.encode(video)
+
+    def fresh_states() -> tuple:
+        return tuple(part.initial_state(b, h) for part in (model.posterior, model.prior, model.predictor))
+
+    post, prior, pred = fresh_states()
+    recon, stats = [], []
+    for t in range(1, t_total):
+        if not carry_states:
+            post, prior, pred = fresh_states()
+        mu_q, logvar_q, post = model.posterior(h[:, t + posterior_frame], post)
+        a = actions[:, t - 1]  # a_t moves frame t - 1 to frame t
+        mu_p, logvar_p, prior = model.prior_step(h[:, t + prior_frame], a, prior)
+        mu, logvar = (mu_q, logvar_q) if z_from == "q" else (mu_p, logvar_p)
+        z = mu + torch.exp(std_power * logvar) * noise[:, t - 1]
+        z = z.detach() if detach_z else z
+        g, pred = model.predictor_step(h[:, t + predictor_frame], z, a, pred)
+        maps = model.decoder_maps(a, z)
+        recon.append(model.decoder(g, [skip[:, t + skip_frame] for skip in skips], maps))
+        stats.append((mu_q, logvar_q, mu_p, logvar_p))
+    out = {"recon": torch.stack(recon, dim=2)}
+    out.update({key: torch.stack([step[i] for step in stats], dim=1) for i, key in enumerate(PASS_KEYS)})
+    return out
+
+
+_PASS_MISTAKES = [
+    ({"posterior_frame": -1}, "the posterior q(z_t | x_<=t) is fed h_t, the code of frame t itself: it is "
+                              "the part that has seen the frame to explain (h[:, t], not h[:, t - 1])."),
+    ({"prior_frame": 0}, "the learned prior must never see frame t: feed it h_{t-1} (h[:, t - 1]) and the "
+                         "action; at test time, when frame t does not exist yet, it has nothing else."),
+    ({"predictor_frame": 0}, "the predictor reads [h_{t-1}, z_t, a_t]: the previous frame's code (teacher "
+                             "forcing), not h_t, the frame it has to predict."),
+    ({"z_from": "p"}, "in training z_t is drawn from the posterior q (mu_q, logvar_q), which has seen "
+                      "frame t; the prior only learns to match it through the KL (drawing from the prior is "
+                      "the test-time pass)."),
+    ({"skip_frame": 0}, "the decoder's skips come from the frame before, skip[:, t - 1]: the skips of frame "
+                        "t would hand it the frame it has to predict."),
+    ({"std_power": 1.0}, "z_t = mu + sigma * eps with sigma = exp(logvar / 2), not exp(logvar)."),
+    ({"carry_states": False}, "each LSTM call returns its new state: pass it on to the next step (start from "
+                              "initial_state once, before the loop), or the LSTMs forget the past."),
+]
+
+
+def _tiny_dvg(seed: int, **changes) -> dvg.DVG:
+    base = {"frame_size": 16, "width": 8, "g_dim": 16, "z_dim": 3, "rnn_size": 16, "latent_rnn_size": 8}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return dvg.build(dvg.Config(**{**base, **changes}))
+
+
+def _pass_cases() -> list[tuple]:
+    """Two small seeded models (z and the action as decoder maps and a prior that sees the action; neither),
+    clips, actions, and the library's teacher-forced pass under a seed with the same draws as ``noise``."""
+    g = torch.Generator().manual_seed(76)
+    models = [_tiny_dvg(760, action_maps=True, z_maps=True),
+              _tiny_dvg(761, prior_sees_action=False, predictor_layers=1)]
+    cases = []
+    for model in models:
+        b, t, z_dim = 3, 5, model.config.z_dim
+        video = torch.rand(b, 3, t, 16, 16, generator=g)
+        actions = torch.randint(model.config.num_actions, (b, t - 1), generator=g)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(7600)  # DVG.forward draws one (B, Z) eps per step, in order
+            noise = torch.stack([torch.randn(b, z_dim) for _ in range(t - 1)], dim=1)
+            torch.manual_seed(7600)
+            library = model(video, actions)
+        cases.append((model, video, actions, noise, library))
+    return cases
+
+
+def _same(a: Tensor, b: Tensor) -> bool:
+    return a.shape == b.shape and torch.allclose(a.detach(), b.detach(), atol=1e-5, rtol=1e-4)
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run a check's small networks on one CPU thread (as fast for them, and far faster on a busy machine),
+    then give the learner's thread count back."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@register("7.6")
+def check_teacher_forced_pass(fn: Callable[..., dict[str, Tensor]]) -> None:
+    """7.6: ``fn(model, video, actions, noise)``: video (B, C, T, H, W), actions (B, T-1), noise (B, T-1, Z)
+    -> {"recon": (B, C, T-1, H, W), "mu_q", "logvar_q", "mu_p", "logvar_p": (B, T-1, Z)}, the teacher-forced
+    pass of ``DVG.forward`` with z_t = mu_q + sigma_q * noise[:, t - 1]; compared with
+    ``model(video, actions)`` under the same draws, and the gradients of ``dvg.dvg_loss``."""
+    with _one_thread():
+        _check_teacher_forced_pass(fn)
+
+
+def _check_teacher_forced_pass(fn: Callable[..., dict[str, Tensor]]) -> None:
+    for model, video, actions, noise, library in _pass_cases():
+        got = call("7.6", fn, model, video, actions, noise)
+        if not isinstance(got, dict) or not {"recon", *PASS_KEYS} <= set(got):
+            keys = sorted(got) if isinstance(got, dict) else type(got).__name__
+            raise ExerciseError("Exercise 7.6: return a dict with the keys 'recon', 'mu_q', 'logvar_q', "
+                                f"'mu_p' and 'logvar_p', as model(video, actions) does; got {keys}.")
+        b, c, t, size = video.shape[:4]
+        shapes = {"recon": (b, c, t - 1, size, size)}
+        shapes.update({key: (b, t - 1, model.config.z_dim) for key in PASS_KEYS})
+        for key, shape in shapes.items():
+            what = "the frames 1..T-1 stacked on the time axis, dim 2" if key == "recon" else "(B, T-1, Z)"
+            as_tensor("7.6", got[key], shape, f"'{key}' ({what})")
+        if not all(_same(got[key], library[key]) for key in shapes):
+            for flags, hint in _PASS_MISTAKES:
+                variant = _teacher_forced(model, video, actions, noise, **flags)
+                if all(_same(got[key], variant[key]) for key in shapes):
+                    raise ExerciseError(f"Exercise 7.6: {hint}")
+            wrong = [key for key in shapes if not _same(got[key], library[key])]
+            raise ExerciseError(
+                f"Exercise 7.6: {', '.join(wrong)} differ{'s' if len(wrong) == 1 else ''} from "
+                "model(video, actions) under the same draws. For t = 1 .. T-1, with a_t = actions[:, t - 1]: "
+                "the posterior reads h[:, t], the prior h[:, t - 1] and a_t, z_t = mu_q + exp(logvar_q / 2) "
+                "* noise[:, t - 1], the predictor reads h[:, t - 1], z_t and a_t, and the decoder g_t with "
+                "the skips of frame t - 1 and model.decoder_maps(a_t, z_t); each LSTM's state goes on to the "
+                "next step.")
+        mine = dvg.dvg_loss(got, video, beta=1.0)["loss"]
+        if not mine.requires_grad:
+            raise ExerciseError("Exercise 7.6: the pass carries no gradient: build it from the model's parts "
+                                "without torch.no_grad() or .detach(), so that the loss can train them.")
+        theirs = dvg.dvg_loss(library, video, beta=1.0)["loss"]
+        params = [p for p in model.parameters()]
+        grads = zip(torch.autograd.grad(mine, params, allow_unused=True),
+                    torch.autograd.grad(theirs, params, allow_unused=True))
+        for (name, _), (a, want) in zip(model.named_parameters(), grads):
+            a = torch.zeros_like(want) if a is None and want is not None else a
+            if want is not None and not torch.allclose(a, want, atol=1e-5, rtol=1e-3):
+                raise ExerciseError(f"Exercise 7.6: the values are right but the gradient of {name} is not "
+                                    "the library's: z_t must stay reparameterised (mu + sigma * eps, no "
+                                    ".detach()), so that the reconstruction trains the posterior and the "
+                                    "encoder through it.")
+    passed("7.6", "your teacher-forced pass matches model(video, actions) under the same draws, with the "
+                  "same gradients, on two small models.")
+
+
 # --- answers with the learner's signatures, where the library has no such function: a notebook goes on
 # with these while an exercise is not done yet (``use_answer``) --------------------------------------
 
@@ -150,3 +306,8 @@ def charged_kl(kl: Tensor, free_bits: float) -> Tensor:
 def predictor_input(h_prev: Tensor, z: Tensor, action: Tensor, num_actions: int) -> Tensor:
     """7.2's answer: what ``DVG.predictor_step`` feeds its LSTM."""
     return torch.cat([h_prev, z, dvg.action_one_hot(action, num_actions)], dim=-1)
+
+
+def teacher_forced(model: dvg.DVG, video: Tensor, actions: Tensor, noise: Tensor) -> dict[str, Tensor]:
+    """7.6's answer: ``DVG.forward``'s teacher-forced pass, the draws of z_1..z_{T-1} given as ``noise``."""
+    return _teacher_forced(model, video, actions, noise)
