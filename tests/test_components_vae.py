@@ -1,5 +1,5 @@
-"""The component-building exercises of notebooks 05-07 (5.5 the frame VAE, 6.5 Eq. 6 wired from TD-VAE's
-parts, 7.6 DVG's teacher-forced pass): each check passes the solution, reports a stub, and names the typical
+"""The component-building exercises of notebooks 05-07 (5.4 the frame VAE, 6.3 Eq. 6 wired from TD-VAE's
+parts, 7.4 DVG's teacher-forced pass): each check passes the solution, reports a stub, and names the typical
 mistakes it detects."""
 from __future__ import annotations
 
@@ -21,19 +21,19 @@ def stub(*args: object) -> None:
     raise NotImplementedError("Exercise N.M: a stub")
 
 
-# --- 5.5: the frame VAE as a module ------------------------------------------------------------
+# --- 5.4: the frame VAE as a module ------------------------------------------------------------
 
-def test_check_5_5_passes_the_library_module_and_reports_a_stub(capsys: pytest.CaptureFixture) -> None:
-    EXERCISES["5.5"](vae_toy.FrameVAE)
-    assert capsys.readouterr().out.startswith("✓ Exercise 5.5 passed")
+def test_check_5_4_passes_the_library_module_and_reports_a_stub(capsys: pytest.CaptureFixture) -> None:
+    EXERCISES["5.4"](vae_toy.FrameVAE)
+    assert capsys.readouterr().out.startswith("✓ Exercise 5.4 passed")
 
     class Stub(nn.Module):
         def __init__(self, *args: object) -> None:
             super().__init__()
-            raise NotImplementedError("Exercise 5.5: a stub")
+            raise NotImplementedError("Exercise 5.4: a stub")
 
     with pytest.raises(ExerciseError, match="not implemented yet"):
-        EXERCISES["5.5"](Stub)
+        EXERCISES["5.4"](Stub)
 
 
 def _vae_with(*, std_power: float = 0.5, decode_mean: bool = False, recon_reduce: str = "sum",
@@ -80,26 +80,26 @@ class _NoHidden(vae_toy.FrameVAE):
     (_vae_with(loss_sign=-1.0), r"recon_nll \+ kl"),
     (_NoHidden, "layers differ"),
 ])
-def test_check_5_5_names_typical_mistakes(mistake, message: str) -> None:
+def test_check_5_4_names_typical_mistakes(mistake, message: str) -> None:
     with pytest.raises(ExerciseError, match=message):
-        EXERCISES["5.5"](mistake)
+        EXERCISES["5.4"](mistake)
 
 
-def test_check_5_5_leaves_the_learners_generator_alone() -> None:
+def test_check_5_4_leaves_the_learners_generator_alone() -> None:
     torch.manual_seed(0)
     before = torch.randn(3)
     torch.manual_seed(0)
-    EXERCISES["5.5"](vae_toy.FrameVAE)
+    EXERCISES["5.4"](vae_toy.FrameVAE)
     assert torch.equal(torch.randn(3), before)
 
 
-# --- 6.5: the five terms of Eq. 6, wired --------------------------------------------------------
+# --- 6.3: the five terms of Eq. 6, wired --------------------------------------------------------
 
-def test_check_6_5_passes_the_solution_and_reports_a_stub(capsys: pytest.CaptureFixture) -> None:
-    EXERCISES["6.5"](ch06.eq6_terms)
-    assert capsys.readouterr().out.startswith("✓ Exercise 6.5 passed")
+def test_check_6_3_passes_the_solution_and_reports_a_stub(capsys: pytest.CaptureFixture) -> None:
+    EXERCISES["6.3"](ch06.eq6_terms)
+    assert capsys.readouterr().out.startswith("✓ Exercise 6.3 passed")
     with pytest.raises(ExerciseError, match="not implemented yet"):
-        EXERCISES["6.5"](stub)
+        EXERCISES["6.3"](stub)
 
 
 def _mistake(**flags):
@@ -136,21 +136,21 @@ def _detached(model, x, t1, t2, n2, n1):
     (lambda *args: tuple(t.sum() for t in ch06.eq6_terms(*args)), "shape"),
     (_detached, "reparameterised"),
 ])
-def test_check_6_5_names_typical_mistakes(mistake, message: str) -> None:
+def test_check_6_3_names_typical_mistakes(mistake, message: str) -> None:
     with pytest.raises(ExerciseError, match=message):
-        EXERCISES["6.5"](mistake)
+        EXERCISES["6.3"](mistake)
 
 
-# --- 7.6: DVG's teacher-forced pass -------------------------------------------------------------
+# --- 7.4: DVG's teacher-forced pass -------------------------------------------------------------
 
-def test_check_7_6_passes_the_solution_and_reports_a_stub(capsys: pytest.CaptureFixture) -> None:
-    EXERCISES["7.6"](ch07.teacher_forced)
-    assert capsys.readouterr().out.startswith("✓ Exercise 7.6 passed")
+def test_check_7_4_passes_the_solution_and_reports_a_stub(capsys: pytest.CaptureFixture) -> None:
+    EXERCISES["7.4"](ch07.teacher_forced)
+    assert capsys.readouterr().out.startswith("✓ Exercise 7.4 passed")
     with pytest.raises(ExerciseError, match="not implemented yet"):
-        EXERCISES["7.6"](stub)
+        EXERCISES["7.4"](stub)
 
 
-def test_the_answer_of_7_6_is_dvg_forward_with_its_draws_given() -> None:
+def test_the_answer_of_7_4_is_dvg_forward_with_its_draws_given() -> None:
     model, video, actions, noise, library = ch07._pass_cases()[0]
     mine = ch07.teacher_forced(model, video, actions, noise)
     assert all(torch.equal(mine[key], library[key]) for key in library)
@@ -179,6 +179,6 @@ def _pass_mistake(**flags):
     (lambda *args: _replaced(args, "recon", lambda out: out["recon"].transpose(1, 2)), "dim 2"),
     (_pass_mistake(detach_z=True), "reparameterised"),
 ])
-def test_check_7_6_names_typical_mistakes(mistake, message: str) -> None:
+def test_check_7_4_names_typical_mistakes(mistake, message: str) -> None:
     with pytest.raises(ExerciseError, match=message):
-        EXERCISES["7.6"](mistake)
+        EXERCISES["7.4"](mistake)

@@ -329,7 +329,7 @@ def _centroid(video, rgb):
     return dvg_eval.agent_centroids(video, index)
 
 
-SOLUTIONS = {"7.1": _charged_kl, "7.2": _predictor_input, "7.3": dvg.kl_weight, "7.4": _centroid}
+SOLUTIONS = {"7.1": _charged_kl, "7.2": _predictor_input, "7.3": dvg.kl_weight, "7.5": _centroid}
 
 
 @pytest.mark.parametrize("exercise_id", sorted(SOLUTIONS))
@@ -350,7 +350,7 @@ def test_checks_pass_on_the_solution_and_report_a_stub(exercise_id, capsys):
     ("7.2", lambda h, z, a, n: torch.cat([h, z, a[:, None].float().repeat(1, n)], -1), "one_hot"),
     ("7.3", lambda step, beta, warmup: beta * step / warmup, "cap it at beta"),
     ("7.3", lambda step, beta, warmup: beta, "switched off"),
-    ("7.4", lambda video, rgb: _centroid(video, rgb).flip(-1), "swapped"),
+    ("7.5", lambda video, rgb: _centroid(video, rgb).flip(-1), "swapped"),
 ])
 def test_checks_name_typical_mistakes(exercise_id, mistake, message):
     from vidgen_lib.exercises import EXERCISES, ExerciseError, load_all

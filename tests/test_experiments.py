@@ -15,9 +15,9 @@ EXPERIMENTS = {
     "2.5": ((0.0, 1.0), (0.62, 0.43), "the penalty should shrink it", "same config"),
     "3.5": ((1, 10), (0.0013, 0.0059), "should let them differ more", "only dim_motion changed"),
     "4.4": ((0.5, 2.0), (2.0, 65.0), "heavier blur should raise it", "embed the blurred clips"),
-    "5.4": ((0.1, 4.0), (19.3, 3.4), "should lower it", "only the KL term"),
-    "6.4": ((1, 10), (1.016, 0.079), "should lower it", "long_jump_prob=0"),
-    "7.5": ((0.0, 0.25), (0.0012, 0.0854), "should keep it higher", "only free_bits changed"),
+    "5.5": ((0.1, 4.0), (19.3, 3.4), "should lower it", "only the KL term"),
+    "6.5": ((1, 10), (1.016, 0.079), "should lower it", "long_jump_prob=0"),
+    "7.6": ((0.0, 0.25), (0.0012, 0.0854), "should keep it higher", "only free_bits changed"),
     "8.4": ((False, True), (98.62, 113.97), "should cost less", "same config"),
     "9.4": ((0.0, 10.0), (0.8, 0.2), "should lower it", "same steps and seed"),
 }

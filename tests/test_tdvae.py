@@ -285,7 +285,7 @@ def stub(*args: object) -> None:
     raise NotImplementedError("Exercise 6.N: a stub")
 
 
-@pytest.mark.parametrize("exercise_id", ["6.1", "6.2", "6.3"])
+@pytest.mark.parametrize("exercise_id", ["6.1", "6.2", "6.4"])
 def test_checks_report_a_stub(exercise_id: str) -> None:
     with pytest.raises(ExerciseError, match="not implemented yet"):
         EXERCISES[exercise_id](stub)
@@ -311,7 +311,7 @@ def test_check_6_2(capsys) -> None:
         EXERCISES["6.2"](lambda pd, pb1, pt, pb2, qs: -(pd + pb1 + pt + pb2 + qs).mean())
 
 
-def test_check_6_3(capsys) -> None:
+def test_check_6_4(capsys) -> None:
     def mine(model, x, jumps, sample_transition=True):
         z = model.belief.sample(model.beliefs(x)[:, -1])[0]
         frames = []
@@ -321,10 +321,10 @@ def test_check_6_3(capsys) -> None:
             frames.append(model.decode_mean(z))
         return torch.stack(frames, 1)
 
-    EXERCISES["6.3"](mine)
+    EXERCISES["6.4"](mine)
     assert "✓" in capsys.readouterr().out
     with pytest.raises(ExerciseError, match="differ"):
-        EXERCISES["6.3"](lambda model, x, jumps: mine(model, x, jumps, sample_transition=False))
+        EXERCISES["6.4"](lambda model, x, jumps: mine(model, x, jumps, sample_transition=False))
 
 
 def test_config_round_trips_through_a_card() -> None:

@@ -240,7 +240,7 @@ def test_exercise_checks_pass_on_solutions_and_name_typical_mistakes(capsys):
     from vidgen_lib.exercises import ch02_vgan as ex
     from vidgen_lib.losses import discriminator_loss
 
-    assert {"2.1", "2.2", "2.3", "2.4"} <= set(EXERCISES)
+    assert {"2.2", "2.1", "2.3", "2.4"} <= set(EXERCISES)
     solutions = {
         ex.check_compose: vgan.compose,
         ex.check_transposed_size: lambda n, k, s, p: (n - 1) * s - 2 * p + k,

@@ -17,52 +17,52 @@ from vidgen_lib.losses import discriminator_loss
 from vidgen_lib.models import vgan
 
 
-@register("2.1")
+@register("2.2")
 def check_compose(compose: Callable[[Tensor, Tensor, Tensor], Tensor]) -> None:
-    """2.1: ``compose(foreground (B, C, T, H, W), mask (B, 1, T, H, W), background (B, C, H, W))``."""
+    """2.2: ``compose(foreground (B, C, T, H, W), mask (B, 1, T, H, W), background (B, C, H, W))``."""
     g = torch.Generator().manual_seed(21)
     b, c, t, h, w = 2, 3, 5, 4, 6
     f, m = torch.rand(b, c, t, h, w, generator=g), torch.rand(b, 1, t, h, w, generator=g)
     bg = torch.rand(b, c, h, w, generator=g)
-    got = as_tensor("2.1", call("2.1", compose, f, m, bg), (b, c, t, h, w), "the clip (B, C, T, H, W)")
+    got = as_tensor("2.2", call("2.2", compose, f, m, bg), (b, c, t, h, w), "the clip (B, C, T, H, W)")
     want = vgan.compose(f, m, bg)
     if torch.allclose(got, want, atol=1e-6):
-        passed("2.1", "G(z) = m ⊙ f + (1 − m) ⊙ b, with the background repeated over time.")
+        passed("2.2", "G(z) = m ⊙ f + (1 − m) ⊙ b, with the background repeated over time.")
         return
     still = bg[:, :, None]
     if torch.allclose(got, (1 - m) * f + m * still, atol=1e-6):
-        raise ExerciseError("Exercise 2.1: the mask weights are swapped: m = 1 must show the foreground f "
+        raise ExerciseError("Exercise 2.2: the mask weights are swapped: m = 1 must show the foreground f "
                             "and m = 0 the background b, i.e. m * f + (1 - m) * b.")
     if torch.allclose(got, m * f + still, atol=1e-6) or torch.allclose(got, m * f + (1 - m), atol=1e-6):
-        raise ExerciseError("Exercise 2.1: the background term must be weighted by (1 - m): (1 - m) * b.")
-    raise ExerciseError("Exercise 2.1: the clip differs from m * f + (1 - m) * b. The background is one "
+        raise ExerciseError("Exercise 2.2: the background term must be weighted by (1 - m): (1 - m) * b.")
+    raise ExerciseError("Exercise 2.2: the clip differs from m * f + (1 - m) * b. The background is one "
                         "image (B, C, H, W): give it a time axis "
                         "(einops.repeat(b, 'b c h w -> b c t h w', t=T), or b[:, :, None]) so that every "
                         "frame shows the same background.")
 
 
-@register("2.2")
+@register("2.1")
 def check_transposed_size(output_size: Callable[[int, int, int, int], int]) -> None:
-    """2.2: ``output_size(size, kernel, stride, padding)`` of a transposed convolution along one axis."""
+    """2.1: ``output_size(size, kernel, stride, padding)`` of a transposed convolution along one axis."""
     cases = [(1, 4, 1, 0), (1, 2, 1, 0), (4, 4, 2, 1), (8, 4, 2, 1), (5, 3, 2, 0), (7, 5, 3, 2), (3, 3, 1, 1)]
     for size, kernel, stride, padding in cases:
         layer = nn.ConvTranspose3d(1, 1, kernel, stride, padding)
         want = layer(torch.zeros(1, 1, size, size, size)).shape[-1]
-        got = call("2.2", output_size, size, kernel, stride, padding)
+        got = call("2.1", output_size, size, kernel, stride, padding)
         if not isinstance(got, int) and not (isinstance(got, float) and got.is_integer()):
-            raise ExerciseError(f"Exercise 2.2: return an integer number of positions, got {got!r}.")
+            raise ExerciseError(f"Exercise 2.1: return an integer number of positions, got {got!r}.")
         if int(got) == want:
             continue
         conv = (size + 2 * padding - kernel) // stride + 1
         if int(got) == conv and conv != want:
-            raise ExerciseError("Exercise 2.2: that is the size rule of an ordinary (strided) convolution, "
+            raise ExerciseError("Exercise 2.1: that is the size rule of an ordinary (strided) convolution, "
                                 "which shrinks its input. A transposed convolution runs it backwards: solve "
                                 "size = (out + 2p - k) / s + 1 for out.")
-        raise ExerciseError(f"Exercise 2.2: for size={size}, kernel={kernel}, stride={stride}, "
+        raise ExerciseError(f"Exercise 2.1: for size={size}, kernel={kernel}, stride={stride}, "
                             f"padding={padding} nn.ConvTranspose3d gives {want} positions, your function "
                             f"{got}. Each input step moves the kernel by the stride; the kernel adds k - 1 "
                             "positions at the end; padding removes p at each side.")
-    passed("2.2", "out = (size − 1)·stride − 2·padding + kernel, checked against nn.ConvTranspose3d.")
+    passed("2.1", "out = (size − 1)·stride − 2·padding + kernel, checked against nn.ConvTranspose3d.")
 
 
 @register("2.3")
@@ -140,7 +140,7 @@ def check_mask_weight_experiment(mask_mean_after: Callable[[float], float]) -> N
 # with these while an exercise is not done yet (``use_answer``) --------------------------------------
 
 def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
-    """2.2's answer, measured: the length of a transposed convolution's output, by PyTorch itself."""
+    """2.1's answer, measured: the length of a transposed convolution's output, by PyTorch itself."""
     signal, weight = torch.zeros(1, 1, size), torch.zeros(1, 1, kernel)
     return nn.functional.conv_transpose1d(signal, weight, stride=stride, padding=padding).shape[-1]
 

@@ -118,7 +118,7 @@ def check_negative_elbo(fn: Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]) 
     raise ExerciseError(f"Exercise 5.3: got {got:.4f}, expected {want:.4f}: {hint}")
 
 
-# --- 5.5: the frame VAE as a module ----------------------------------------------------------------
+# --- 5.4: the frame VAE as a module ----------------------------------------------------------------
 
 LAYERS = ("Conv2d(1, w, 4, 2, 1), Conv2d(w, 2w, 4, 2, 1), Linear(2w·(S/4)², hidden), Linear(hidden, "
           "2·z_dim); then Linear(z_dim, hidden), Linear(hidden, 2w·(S/4)²), ConvTranspose2d(2w, w, 4, 2, 1), "
@@ -126,7 +126,7 @@ LAYERS = ("Conv2d(1, w, 4, 2, 1), Conv2d(w, 2w, 4, 2, 1), Linear(2w·(S/4)², hi
 
 
 def _squares(size: int = 16) -> Tensor:
-    """Four frames (4, 1, size, size): a 5x5 square in each corner, the tiny batch 5.5 overfits."""
+    """Four frames (4, 1, size, size): a 5x5 square in each corner, the tiny batch 5.4 overfits."""
     frames = torch.zeros(4, 1, size, size)
     for i, (r, c) in enumerate([(2, 2), (2, size - 7), (size - 7, 2), (size - 7, size - 7)]):
         frames[i, 0, r:r + 5, c:c + 5] = 1.0
@@ -166,28 +166,28 @@ def _one_thread() -> Iterator[None]:
 
 def _built(cls: Callable[..., nn.Module], args: tuple[int, ...]) -> nn.Module:
     """The learner's module for (z_dim, frame_size, width, hidden), its layers checked against FrameVAE's."""
-    model = call("5.5", cls, *args)
+    model = call("5.4", cls, *args)
     if not isinstance(model, nn.Module):
-        raise ExerciseError(f"Exercise 5.5: the class should be an nn.Module; got {type(model).__name__}.")
+        raise ExerciseError(f"Exercise 5.4: the class should be an nn.Module; got {type(model).__name__}.")
     want = _shapes(FrameVAE(*args))
     if _shapes(model) != want:
         raise ExerciseError(
-            "Exercise 5.5: the layers differ from the frame VAE described above (z_dim, frame_size, width, "
+            "Exercise 5.4: the layers differ from the frame VAE described above (z_dim, frame_size, width, "
             f"hidden = {args}): expected parameters of the shapes {want}, got {_shapes(model)}. The layers: "
             f"{LAYERS}.")
     return model
 
 
 def _check_shapes(model: nn.Module, x: Tensor, z_dim: int) -> None:
-    mu_logvar = call("5.5", model.encode, x)
+    mu_logvar = call("5.4", model.encode, x)
     if not (isinstance(mu_logvar, (tuple, list)) and len(mu_logvar) == 2):
-        raise ExerciseError("Exercise 5.5: encode(x) should return the pair (mu, logvar).")
+        raise ExerciseError("Exercise 5.4: encode(x) should return the pair (mu, logvar).")
     for name, value in zip(("mu", "logvar"), mu_logvar):
-        as_tensor("5.5", value, (len(x), z_dim), f"encode(x)'s {name} (B, z_dim)")
-    logits = as_tensor("5.5", call("5.5", model.decode_logits, mu_logvar[0]), tuple(x.shape),
+        as_tensor("5.4", value, (len(x), z_dim), f"encode(x)'s {name} (B, z_dim)")
+    logits = as_tensor("5.4", call("5.4", model.decode_logits, mu_logvar[0]), tuple(x.shape),
                        "decode_logits(z) (B, 1, S, S)")
     if logits.min() >= 0 and logits.max() <= 1:
-        raise ExerciseError("Exercise 5.5: decode_logits returns values in [0, 1]: return the logits, "
+        raise ExerciseError("Exercise 5.4: decode_logits returns values in [0, 1]: return the logits, "
                             "without a sigmoid; the Bernoulli NLL (binary_cross_entropy_with_logits) "
                             "applies it.")
 
@@ -205,7 +205,7 @@ def _check_terms(got: dict[str, float], model: nn.Module, x: Tensor, eps: Tensor
             hint = next((text for value, text in kl_mistakes if _close(got["kl"], value)),
                         "KL(q(z|x) || N(0, I)) = ½ Σ (mu² + exp(logvar) − logvar − 1) over z, averaged over "
                         "the frames (your gaussian_kl of Exercise 5.1 against mu = 0, logvar = 0).")
-            raise ExerciseError(f"Exercise 5.5: 'kl' is {got['kl']:.4f}, expected {kl:.4f} from your "
+            raise ExerciseError(f"Exercise 5.4: 'kl' is {got['kl']:.4f}, expected {kl:.4f} from your "
                                 f"encoder's mu and logvar: {hint}")
         if not _close(got["recon_nll"], recon):
             mistakes = [
@@ -223,16 +223,16 @@ def _check_terms(got: dict[str, float], model: nn.Module, x: Tensor, eps: Tensor
                         "draw eps = torch.randn_like(mu) once, z = mu + exp(logvar / 2) * eps, and sum "
                         "binary_cross_entropy_with_logits(decode_logits(z), x) over the pixels of each "
                         "frame, then average over the frames.")
-            raise ExerciseError(f"Exercise 5.5: 'recon_nll' is {got['recon_nll']:.4f}, expected {recon:.4f} "
+            raise ExerciseError(f"Exercise 5.4: 'recon_nll' is {got['recon_nll']:.4f}, expected {recon:.4f} "
                                 f"from your encoder and decoder at one sample: {hint}")
     if not _close(got["loss"], recon + kl):
-        raise ExerciseError("Exercise 5.5: 'loss' should be the negative ELBO, recon_nll + kl; got "
+        raise ExerciseError("Exercise 5.4: 'loss' should be the negative ELBO, recon_nll + kl; got "
                             f"{got['loss']:.4f}, expected {recon + kl:.4f}.")
 
 
 def _check_gradients(model: nn.Module, out: dict[str, Tensor]) -> None:
     if not isinstance(out["loss"], Tensor) or not out["loss"].requires_grad:
-        raise ExerciseError("Exercise 5.5: the loss carries no gradient: no torch.no_grad(), .item() or "
+        raise ExerciseError("Exercise 5.4: the loss carries no gradient: no torch.no_grad(), .item() or "
                             ".detach() in forward.")
     model.zero_grad()
     out["recon_nll"].backward(retain_graph=True)
@@ -240,17 +240,17 @@ def _check_gradients(model: nn.Module, out: dict[str, Tensor]) -> None:
     out["loss"].backward()
     silent = [name for name, p in model.named_parameters() if p.grad is None or p.grad.abs().sum() == 0]
     if silent:
-        raise ExerciseError(f"Exercise 5.5: no gradient reaches {silent[0]}: every layer should be used in "
+        raise ExerciseError(f"Exercise 5.4: no gradient reaches {silent[0]}: every layer should be used in "
                             "forward, and z must stay mu + sigma * eps (no .detach()).")
     if len(from_recon) < len(list(model.parameters())):
-        raise ExerciseError("Exercise 5.5: the reconstruction term sends no gradient into the encoder: build "
+        raise ExerciseError("Exercise 5.4: the reconstruction term sends no gradient into the encoder: build "
                             "z from mu and logvar with torch operations (mu + exp(logvar / 2) * eps, no "
                             ".detach()), so the encoder learns what to encode.")
 
 
-@register("5.5")
+@register("5.4")
 def check_frame_vae(cls: Callable[..., nn.Module]) -> None:
-    """5.5: ``cls(z_dim, frame_size, width, hidden)``, a module with ``encode(x)`` -> (mu, logvar), each
+    """5.4: ``cls(z_dim, frame_size, width, hidden)``, a module with ``encode(x)`` -> (mu, logvar), each
     (B, z_dim), ``decode_logits(z)`` -> (B, 1, S, S) and ``forward(x)`` -> {"loss", "recon_nll", "kl"} (the
     negative ELBO and its terms at one reparameterised sample, averaged over frames), with the layers of
     ``vae_toy.FrameVAE``. Checked: the layers, the shapes, forward against its own encoder and decoder, the
@@ -265,12 +265,12 @@ def check_frame_vae(cls: Callable[..., nn.Module]) -> None:
                 p.mul_(2.0)
         _check_shapes(model, x, sizes[0])
         torch.manual_seed(551)
-        out = call("5.5", model, x)
+        out = call("5.4", model, x)
         if not isinstance(out, dict) or not {"loss", "recon_nll", "kl"} <= set(out):
-            raise ExerciseError("Exercise 5.5: forward(x) should return a dict with 'loss', 'recon_nll' and "
+            raise ExerciseError("Exercise 5.4: forward(x) should return a dict with 'loss', 'recon_nll' and "
                                 "'kl'.")
         torch.manual_seed(551)  # the same draw: eps = torch.randn_like(mu)
-        _check_terms({k: as_float("5.5", out[k], f"'{k}'") for k in ("loss", "recon_nll", "kl")}, model, x,
+        _check_terms({k: as_float("5.4", out[k], f"'{k}'") for k in ("loss", "recon_nll", "kl")}, model, x,
                      torch.randn(len(x), sizes[0]))
         _check_gradients(model, out)
         torch.manual_seed(552)
@@ -285,10 +285,10 @@ def check_frame_vae(cls: Callable[..., nn.Module]) -> None:
             losses.append(loss.item())
     final = sum(losses[-5:]) / 5
     if not final < 0.5 * losses[0]:
-        raise ExerciseError(f"Exercise 5.5: after 50 Adam steps on 4 frames the loss went from "
+        raise ExerciseError(f"Exercise 5.4: after 50 Adam steps on 4 frames the loss went from "
                             f"{losses[0]:.1f} to {final:.1f} nats per frame; it should fall below half. Does "
                             "forward return the loss of its own encoder and decoder?")
-    passed("5.5", "the layers of FrameVAE, the shapes, forward = the negative ELBO of its own encoder and "
+    passed("5.4", "the layers of FrameVAE, the shapes, forward = the negative ELBO of its own encoder and "
                   "decoder at one reparameterised sample, gradients in every layer, and it fits 4 frames in "
                   "50 steps.")
 
@@ -308,15 +308,15 @@ def negative_elbo(x: Tensor, logits: Tensor, mu: Tensor, logvar: Tensor) -> Tens
     return (recon + kl).mean()
 
 
-@register("5.4")
+@register("5.5")
 def check_kl_weight_experiment(kl_after: Callable[[float], float]) -> None:
-    """5.4: ``kl_after(beta)``: the mean KL(q(z|x) || N(0, I)) per held-out frame of a FrameVAE trained
+    """5.5: ``kl_after(beta)``: the mean KL(q(z|x) || N(0, I)) per held-out frame of a FrameVAE trained
     briefly on ``recon_nll + beta * kl``, from the same start; a larger beta must lower it."""
-    kls = measure_settings("5.4", kl_after, (0.1, 4.0), "the KL")
+    kls = measure_settings("5.5", kl_after, (0.1, 4.0), "the KL")
     if not kls[4.0] < kls[0.1]:
-        raise ExerciseError(f"Exercise 5.4: with beta = 4 the KL is {kls[4.0]:.4f}, with beta = 0.1 "
+        raise ExerciseError(f"Exercise 5.5: with beta = 4 the KL is {kls[4.0]:.4f}, with beta = 0.1 "
                             f"{kls[0.1]:.4f}: the heavier weight should lower it. Does the loss multiply "
                             "only the KL term by beta, do both runs use the same steps and seed, and do you "
                             "measure the KL on the held-out frames?")
-    passed("5.4", f"the KL per held-out frame falls from {kls[0.1]:.3f} nats (beta = 0.1) to {kls[4.0]:.3f} "
+    passed("5.5", f"the KL per held-out frame falls from {kls[0.1]:.3f} nats (beta = 0.1) to {kls[4.0]:.3f} "
                   "nats (beta = 4) after the same training.")

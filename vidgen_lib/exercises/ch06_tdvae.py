@@ -72,7 +72,7 @@ def check_td_loss(fn: Callable[..., Tensor]) -> None:
     raise ExerciseError(f"Exercise 6.2: got {got:.4f}, expected {want:.4f}: {hint}")
 
 
-@register("6.3")
+@register("6.4")
 def check_rollout(fn: Callable[..., Tensor]) -> None:
     """Check ``fn(model, x, jumps)`` against ``tdvae.rollout`` with the same random seed, on a small model."""
     from vidgen_lib.datasets.shifting import oscillator_batch
@@ -85,38 +85,38 @@ def check_rollout(fn: Callable[..., Tensor]) -> None:
         jumps = [5, 1, 1, 3]
         torch.manual_seed(9)  # the learner's draws: the same as tdvae.rollout's with seed=9
         with torch.no_grad():
-            got = call("6.3", fn, model, x, jumps)
+            got = call("6.4", fn, model, x, jumps)
     want = tdvae.rollout(model, x, jumps, seed=9)
     if not isinstance(got, Tensor) or got.shape != want.shape:
         shape = tuple(got.shape) if isinstance(got, Tensor) else type(got).__name__
-        raise ExerciseError(f"Exercise 6.3: expected shape {tuple(want.shape)} (batch, one frame per jump, "
+        raise ExerciseError(f"Exercise 6.4: expected shape {tuple(want.shape)} (batch, one frame per jump, "
                             f"x_dim); got {shape}.")
     if torch.allclose(got, want, atol=1e-5):
-        passed("6.3", "your latent rollout matches tdvae.rollout draw for draw.")
+        passed("6.4", "your latent rollout matches tdvae.rollout draw for draw.")
         return
-    raise ExerciseError("Exercise 6.3: the frames differ from tdvae.rollout with the same seed. Start from "
+    raise ExerciseError("Exercise 6.4: the frames differ from tdvae.rollout with the same seed. Start from "
                         "the *last* belief, sample z once from model.belief, then for every jump sample from "
                         "model.transition given [z, jump code] and decode with model.decode_mean; draw "
                         "nothing else at random.")
 
 
 
-@register("6.4")
+@register("6.5")
 def check_max_jump_experiment(jump_error_after: Callable[[int], float]) -> None:
-    """6.4: ``jump_error_after(max_jump)``: the RMSE of one jump of 10 steps from the belief, against the
+    """6.5: ``jump_error_after(max_jump)``: the RMSE of one jump of 10 steps from the belief, against the
     clean oscillator, of a model trained briefly with jumps of at most ``max_jump``; training jumps that
     reach 10 must lower it."""
-    errors = measure_settings("6.4", jump_error_after, (1, 10), "the RMSE")
+    errors = measure_settings("6.5", jump_error_after, (1, 10), "the RMSE")
     if not errors[10] < errors[1]:
-        raise ExerciseError(f"Exercise 6.4: trained with jumps up to 10 the error of a jump of 10 is "
+        raise ExerciseError(f"Exercise 6.5: trained with jumps up to 10 the error of a jump of 10 is "
                             f"{errors[10]:.4f}, with jumps of 1 only {errors[1]:.4f}: the longer training "
                             "jumps should lower it. Do both runs use the same steps and seed and no long "
                             "jumps (long_jump_prob=0), and do you measure one jump of 10 against the clean "
                             "signal?")
-    passed("6.4", f"the RMSE of one jump of 10 steps falls from {errors[1]:.3f} (trained on jumps of 1) to "
+    passed("6.5", f"the RMSE of one jump of 10 steps falls from {errors[1]:.3f} (trained on jumps of 1) to "
                   f"{errors[10]:.3f} (jumps of 1..10) after the same training.")
 
-# --- 6.5: the five terms of Eq. 6 from the model's parts ------------------------------------------
+# --- 6.3: the five terms of Eq. 6 from the model's parts ------------------------------------------
 
 TERMS = ("log_pd", "log_pb_t1", "log_pt", "log_pb_t2", "log_qs")
 
@@ -192,9 +192,9 @@ def _same(a: Tensor, b: Tensor) -> bool:
     return torch.allclose(a.detach(), b.detach(), atol=1e-4, rtol=1e-4)
 
 
-@register("6.5")
+@register("6.3")
 def check_eq6_wiring(fn: Callable[..., tuple[Tensor, ...]]) -> None:
-    """6.5: ``fn(model, x, t1, t2, noise_2, noise_1)``: x (B, T, x_dim), t1 < t2 (B,), noise (B, latent_size)
+    """6.3: ``fn(model, x, t1, t2, noise_2, noise_1)``: x (B, T, x_dim), t1 < t2 (B,), noise (B, latent_size)
     for z_t2 and z_t1 -> (log_pd, log_pb_t1, log_pt, log_pb_t2, log_qs), each (B,), at one sample per
     sequence; compared with ``tdvae.tdvae_loss`` (its single-sample form) term by term, and its gradients."""
     from vidgen_lib.models import tdvae
@@ -202,14 +202,14 @@ def check_eq6_wiring(fn: Callable[..., tuple[Tensor, ...]]) -> None:
     for model, x, t1, t2, noise_2, noise_1 in _wiring_cases():
         kind = f"the {model.config.data} model"
         model.zero_grad()
-        got = call("6.5", fn, model, x, t1, t2, noise_2, noise_1)
+        got = call("6.3", fn, model, x, t1, t2, noise_2, noise_1)
         if not (isinstance(got, (tuple, list)) and len(got) == 5):
-            raise ExerciseError("Exercise 6.5: return the five log-densities as a tuple "
+            raise ExerciseError("Exercise 6.3: return the five log-densities as a tuple "
                                 "(log_pd, log_pb_t1, log_pt, log_pb_t2, log_qs), the order td_loss takes.")
         for name, term in zip(TERMS, got):
             if not isinstance(term, Tensor) or tuple(term.shape) != (x.shape[0],):
                 shape = tuple(term.shape) if isinstance(term, Tensor) else type(term).__name__
-                raise ExerciseError(f"Exercise 6.5: {name} should have shape ({x.shape[0]},), one "
+                raise ExerciseError(f"Exercise 6.3: {name} should have shape ({x.shape[0]},), one "
                                     f"log-density per sequence (summed over the latent layers and the "
                                     f"frame's values); got {shape}.")
         want = _wired_terms(model, x, t1, t2, noise_2, noise_1)
@@ -218,17 +218,17 @@ def check_eq6_wiring(fn: Callable[..., tuple[Tensor, ...]]) -> None:
             for flags, hint in _WIRING_MISTAKES:
                 variant = _wired_terms(model, x, t1, t2, noise_2, noise_1, **flags)
                 if all(_same(g, v) for g, v in zip(got, variant)):
-                    raise ExerciseError(f"Exercise 6.5: {hint}")
+                    raise ExerciseError(f"Exercise 6.3: {hint}")
             if _same(got[0], -want[0]):
-                raise ExerciseError("Exercise 6.5: log_pd has the wrong sign: model.decoder_nll returns "
+                raise ExerciseError("Exercise 6.3: log_pd has the wrong sign: model.decoder_nll returns "
                                     "−log p_D, the reconstruction cost.")
             if all(any(_same(g, w) for w in want) for g in got):
-                raise ExerciseError("Exercise 6.5: every term is right but they come in another order: "
+                raise ExerciseError("Exercise 6.3: every term is right but they come in another order: "
                                     "return (log_pd, log_pb_t1, log_pt, log_pb_t2, log_qs), the order "
                                     "td_loss takes.")
             wrong = [name for name, ok in zip(TERMS, close) if not ok]
             raise ExerciseError(
-                f"Exercise 6.5: on {kind}, {', '.join(wrong)} differ{'s' if len(wrong) == 1 else ''} from "
+                f"Exercise 6.3: on {kind}, {', '.join(wrong)} differ{'s' if len(wrong) == 1 else ''} from "
                 "tdvae_loss's wiring. Read b_t1 and b_t2 from model.beliefs(x) at t1 and t2; draw z_t2 from "
                 "model.belief given b_t2 with noise_2, then z_t1 from model.smoothing given "
                 "[b_t1, b_t2, z_t2, jump] with noise_1; score z_t1 under model.belief given b_t1 and under "
@@ -239,20 +239,20 @@ def check_eq6_wiring(fn: Callable[..., tuple[Tensor, ...]]) -> None:
                  "kl_smoothing": (got[4] - got[1]).mean(), "kl_transition": (got[3] - got[2]).mean()}
         for key, value in parts.items():
             if not torch.allclose(value.detach(), library[key].detach(), atol=1e-4, rtol=1e-4):
-                raise ExerciseError(f"Exercise 6.5: on {kind} your terms give {key} = {value.item():.4f}, "
+                raise ExerciseError(f"Exercise 6.3: on {kind} your terms give {key} = {value.item():.4f}, "
                                     f"tdvae.tdvae_loss {library[key].item():.4f}.")
         if not parts["loss"].requires_grad:
-            raise ExerciseError("Exercise 6.5: the terms carry no gradient: compute them with the model's "
+            raise ExerciseError("Exercise 6.3: the terms carry no gradient: compute them with the model's "
                                 "parts, without torch.no_grad() or .detach(), so that the loss trains them.")
         mine = torch.autograd.grad(parts["loss"], list(model.parameters()), allow_unused=True)
         theirs = torch.autograd.grad(library["loss"], list(model.parameters()), allow_unused=True)
         for (name, _), a, b in zip(model.named_parameters(), mine, theirs):
             a = torch.zeros_like(b) if a is None and b is not None else a
             if b is not None and not torch.allclose(a, b, atol=1e-4, rtol=1e-3):
-                raise ExerciseError(f"Exercise 6.5: the values are right but the gradient of {name} is not "
+                raise ExerciseError(f"Exercise 6.3: the values are right but the gradient of {name} is not "
                                     "tdvae_loss's: the samples must stay reparameterised (no .detach() on "
                                     "z_t2 or z_t1), so that the loss trains p_B and q_S through them.")
-    passed("6.5", "the five terms of Eq. 6 match tdvae.tdvae_loss (single sample) term by term, with the "
+    passed("6.3", "the five terms of Eq. 6 match tdvae.tdvae_loss (single sample) term by term, with the "
                   "same gradients, on a digits and an oscillator model.")
 
 
@@ -266,6 +266,6 @@ def td_loss(log_pd: Tensor, log_pb_t1: Tensor, log_pt: Tensor, log_pb_t2: Tensor
 
 def eq6_terms(model, x: Tensor, t1: Tensor, t2: Tensor, noise_2: Tensor,
               noise_1: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """6.5's answer: (log_pd, log_pb_t1, log_pt, log_pb_t2, log_qs), each (B,), at one sample of (z_t2, z_t1),
+    """6.3's answer: (log_pd, log_pb_t1, log_pt, log_pb_t2, log_qs), each (B,), at one sample of (z_t2, z_t1),
     wired as ``tdvae.tdvae_loss`` wires them."""
     return _wired_terms(model, x, t1, t2, noise_2, noise_1)

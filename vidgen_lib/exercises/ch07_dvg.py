@@ -98,9 +98,9 @@ def check_dvg_predictor_input(predictor_input: Callable[[Tensor, Tensor, Tensor,
     raise ExerciseError(f"Exercise 7.2: your input is wrong: {hint}")
 
 
-@register("7.4")
+@register("7.5")
 def check_dvg_agent_centroid(centroid: Callable[[Tensor, Tensor], Tensor]) -> None:
-    """7.4: ``centroid(video, rgb)``: video (B, 3, T, H, W) in [0, 1], rgb (B, 3) the agent's colour ->
+    """7.5: ``centroid(video, rgb)``: video (B, 3, T, H, W) in [0, 1], rgb (B, 3) the agent's colour ->
     (B, T, 2), the (y, x) centroid of the pixels within 0.5 of rgb in every channel; the frame's centre
     where there are none."""
     video = torch.full((2, 3, 3, 8, 8), 0.05)
@@ -110,10 +110,10 @@ def check_dvg_agent_centroid(centroid: Callable[[Tensor, Tensor], Tensor]) -> No
     video[1, :, 0:2, 6:8, 6:8] = torch.tensor([0.0, 0.0, 1.0])[:, None, None, None]  # blue; frame 2 empty
     colors = torch.tensor([0, 2])  # red, blue
     rgb = torch.as_tensor(RGB, dtype=torch.float32)[colors]
-    got = as_tensor("7.4", call("7.4", centroid, video, rgb), (2, 3, 2), "one (y, x) per video and frame")
+    got = as_tensor("7.5", call("7.5", centroid, video, rgb), (2, 3, 2), "one (y, x) per video and frame")
     want = agent_centroids(video, colors)
     if torch.allclose(got.float(), want, atol=1e-4):
-        passed("7.4", "the centroid of the agent's pixels, other shapes ignored, the centre if it is gone.")
+        passed("7.5", "the centroid of the agent's pixels, other shapes ignored, the centre if it is gone.")
         return
     if torch.allclose(got.float(), want.flip(-1), atol=1e-4):
         hint = "y and x are swapped: return (row, column), the order of the frame's axes."
@@ -125,24 +125,24 @@ def check_dvg_agent_centroid(centroid: Callable[[Tensor, Tensor], Tensor]) -> No
                 "not red, and 0.95 is red enough.")
     else:
         hint = "average the row and column indices of the agent's pixels in each frame."
-    raise ExerciseError(f"Exercise 7.4: your centroids are wrong: {hint}")
+    raise ExerciseError(f"Exercise 7.5: your centroids are wrong: {hint}")
 
 
 
-@register("7.5")
+@register("7.6")
 def check_free_bits_experiment(kl_after: Callable[[float], float]) -> None:
-    """7.5: ``kl_after(free_bits)``: the KL(q || p) per clip on held-out clips of a DVG trained briefly with
+    """7.6: ``kl_after(free_bits)``: the KL(q || p) per clip on held-out clips of a DVG trained briefly with
     that free-bits floor (and a strong KL weight); free bits must leave the posterior more KL."""
-    kls = measure_settings("7.5", kl_after, (0.0, 0.25), "the KL")
+    kls = measure_settings("7.6", kl_after, (0.0, 0.25), "the KL")
     if not kls[0.25] > kls[0.0]:
-        raise ExerciseError(f"Exercise 7.5: with free bits the held-out KL is {kls[0.25]:.4f}, without them "
+        raise ExerciseError(f"Exercise 7.6: with free bits the held-out KL is {kls[0.25]:.4f}, without them "
                             f"{kls[0.0]:.4f}: free bits should keep it higher. Do both runs use the same "
                             "config, steps and seed, with only free_bits changed, and do you measure the KL "
                             "of the posterior against the prior on the held-out clips?")
-    passed("7.5", f"the KL the posterior keeps is {kls[0.0]:.4f} nats per clip without free bits and "
+    passed("7.6", f"the KL the posterior keeps is {kls[0.0]:.4f} nats per clip without free bits and "
                   f"{kls[0.25]:.4f} with λ = 0.25, after the same training.")
 
-# --- 7.6: the teacher-forced pass, wired from the model's parts ------------------------------------
+# --- 7.4: the teacher-forced pass, wired from the model's parts ------------------------------------
 
 PASS_KEYS = ("mu_q", "logvar_q", "mu_p", "logvar_p")
 
@@ -240,9 +240,9 @@ def _one_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-@register("7.6")
+@register("7.4")
 def check_teacher_forced_pass(fn: Callable[..., dict[str, Tensor]]) -> None:
-    """7.6: ``fn(model, video, actions, noise)``: video (B, C, T, H, W), actions (B, T-1), noise (B, T-1, Z)
+    """7.4: ``fn(model, video, actions, noise)``: video (B, C, T, H, W), actions (B, T-1), noise (B, T-1, Z)
     -> {"recon": (B, C, T-1, H, W), "mu_q", "logvar_q", "mu_p", "logvar_p": (B, T-1, Z)}, the teacher-forced
     pass of ``DVG.forward`` with z_t = mu_q + sigma_q * noise[:, t - 1]; compared with
     ``model(video, actions)`` under the same draws, and the gradients of ``dvg.dvg_loss``."""
@@ -252,25 +252,25 @@ def check_teacher_forced_pass(fn: Callable[..., dict[str, Tensor]]) -> None:
 
 def _check_teacher_forced_pass(fn: Callable[..., dict[str, Tensor]]) -> None:
     for model, video, actions, noise, library in _pass_cases():
-        got = call("7.6", fn, model, video, actions, noise)
+        got = call("7.4", fn, model, video, actions, noise)
         if not isinstance(got, dict) or not {"recon", *PASS_KEYS} <= set(got):
             keys = sorted(got) if isinstance(got, dict) else type(got).__name__
-            raise ExerciseError("Exercise 7.6: return a dict with the keys 'recon', 'mu_q', 'logvar_q', "
+            raise ExerciseError("Exercise 7.4: return a dict with the keys 'recon', 'mu_q', 'logvar_q', "
                                 f"'mu_p' and 'logvar_p', as model(video, actions) does; got {keys}.")
         b, c, t, size = video.shape[:4]
         shapes = {"recon": (b, c, t - 1, size, size)}
         shapes.update({key: (b, t - 1, model.config.z_dim) for key in PASS_KEYS})
         for key, shape in shapes.items():
             what = "the frames 1..T-1 stacked on the time axis, dim 2" if key == "recon" else "(B, T-1, Z)"
-            as_tensor("7.6", got[key], shape, f"'{key}' ({what})")
+            as_tensor("7.4", got[key], shape, f"'{key}' ({what})")
         if not all(_same(got[key], library[key]) for key in shapes):
             for flags, hint in _PASS_MISTAKES:
                 variant = _teacher_forced(model, video, actions, noise, **flags)
                 if all(_same(got[key], variant[key]) for key in shapes):
-                    raise ExerciseError(f"Exercise 7.6: {hint}")
+                    raise ExerciseError(f"Exercise 7.4: {hint}")
             wrong = [key for key in shapes if not _same(got[key], library[key])]
             raise ExerciseError(
-                f"Exercise 7.6: {', '.join(wrong)} differ{'s' if len(wrong) == 1 else ''} from "
+                f"Exercise 7.4: {', '.join(wrong)} differ{'s' if len(wrong) == 1 else ''} from "
                 "model(video, actions) under the same draws. For t = 1 .. T-1, with a_t = actions[:, t - 1]: "
                 "the posterior reads h[:, t], the prior h[:, t - 1] and a_t, z_t = mu_q + exp(logvar_q / 2) "
                 "* noise[:, t - 1], the predictor reads h[:, t - 1], z_t and a_t, and the decoder g_t with "
@@ -278,7 +278,7 @@ def _check_teacher_forced_pass(fn: Callable[..., dict[str, Tensor]]) -> None:
                 "next step.")
         mine = dvg.dvg_loss(got, video, beta=1.0)["loss"]
         if not mine.requires_grad:
-            raise ExerciseError("Exercise 7.6: the pass carries no gradient: build it from the model's parts "
+            raise ExerciseError("Exercise 7.4: the pass carries no gradient: build it from the model's parts "
                                 "without torch.no_grad() or .detach(), so that the loss can train them.")
         theirs = dvg.dvg_loss(library, video, beta=1.0)["loss"]
         params = [p for p in model.parameters()]
@@ -287,11 +287,11 @@ def _check_teacher_forced_pass(fn: Callable[..., dict[str, Tensor]]) -> None:
         for (name, _), (a, want) in zip(model.named_parameters(), grads):
             a = torch.zeros_like(want) if a is None and want is not None else a
             if want is not None and not torch.allclose(a, want, atol=1e-5, rtol=1e-3):
-                raise ExerciseError(f"Exercise 7.6: the values are right but the gradient of {name} is not "
+                raise ExerciseError(f"Exercise 7.4: the values are right but the gradient of {name} is not "
                                     "the library's: z_t must stay reparameterised (mu + sigma * eps, no "
                                     ".detach()), so that the reconstruction trains the posterior and the "
                                     "encoder through it.")
-    passed("7.6", "your teacher-forced pass matches model(video, actions) under the same draws, with the "
+    passed("7.4", "your teacher-forced pass matches model(video, actions) under the same draws, with the "
                   "same gradients, on two small models.")
 
 
@@ -309,5 +309,5 @@ def predictor_input(h_prev: Tensor, z: Tensor, action: Tensor, num_actions: int)
 
 
 def teacher_forced(model: dvg.DVG, video: Tensor, actions: Tensor, noise: Tensor) -> dict[str, Tensor]:
-    """7.6's answer: ``DVG.forward``'s teacher-forced pass, the draws of z_1..z_{T-1} given as ``noise``."""
+    """7.4's answer: ``DVG.forward``'s teacher-forced pass, the draws of z_1..z_{T-1} given as ``noise``."""
     return _teacher_forced(model, video, actions, noise)
