@@ -175,6 +175,8 @@ def test_every_exercise_has_nbgrader_metadata_and_a_locked_check_cell(path: Path
         assert nb.cells[i + 1].metadata["nbgrader"]["grade_id"] == f"check_{exercise}"
         ids += [f"exercise_{exercise}", f"check_{exercise}"]
     assert len(ids) == len(set(ids))  # nbgrader needs unique ids
+    numbers = [int(exercise_header(nb.cells[i].source)[0].split(".")[1]) for i in solution_cells(nb)]
+    assert numbers == list(range(1, len(numbers) + 1)), f"{path.name}: exercises out of order: {numbers}"
 
 
 @pytest.mark.parametrize("path", REAL_NOTEBOOKS, ids=lambda p: p.name)

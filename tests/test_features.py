@@ -1,4 +1,4 @@
-"""Tests of vidgen_lib.evaluation.features: the toy-world network behind FVD and ACD, and the I3D path."""
+"""Tests of vidgen_lib.features: the toy-world network behind FVD and ACD, and the I3D path."""
 import json
 import warnings
 
@@ -8,7 +8,7 @@ import torch
 import vidgen_lib
 from vidgen_lib import evaluation, metrics
 from vidgen_lib.datasets import MovingDigits, MovingShapes, video_batch
-from vidgen_lib.evaluation import features
+from vidgen_lib import features
 from vidgen_lib.evaluation.i3d import I3DFeatures
 
 

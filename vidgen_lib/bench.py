@@ -99,6 +99,21 @@ def _vid2vid_step() -> tuple[str, float]:
     return f"1 step, {config.batch_size} clips {config.num_frames}x{config.frame_size}²", seconds
 
 
+@benchmark("train/videobert")
+def _videobert_step() -> tuple[str, float]:
+    """One VideoBERT iteration (masked tokens + alignment, one forward) at the tutorial config."""
+    from vidgen_lib.models import videobert
+
+    config = videobert.Config.preset("tutorial")
+    model = videobert.build(config)
+    captions = videobert.random_captions(config.batch_size, seed=0)
+    words = torch.randint(config.num_visual, (config.batch_size, config.max_clips))
+    batch = {"text": videobert.encode_captions(captions), "visual": videobert.as_vocabulary(words)}
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
+    seconds = _time_training_step(videobert, model, {"model": optimizer}, batch)
+    return f"1 step, {config.batch_size} stories of {config.max_length} tokens", seconds
+
+
 def run(names: list[str] | None = None) -> list[dict]:
     """Run the benchmarks (all, or those whose name starts with one of ``names``) and print a table."""
     torch.manual_seed(0)

@@ -174,7 +174,7 @@ def with_overrides(config, overrides: list[str]):
 
 def train_features(steps: int | None, out: Path, seed: int, argv: list[str]) -> int:
     """Train the video feature network behind FVD and ACD; write ``out/video_features.pt`` + card."""
-    from vidgen_lib.evaluation import features
+    from vidgen_lib import features
 
     steps = steps if steps is not None else features.DEFAULT_STEPS
     config = features.FeatureConfig()

@@ -17,12 +17,13 @@ LAYERS = {
     "vidgen_lib": 1,  # the root: data paths, re-exports of runtime
     "nn": 2, "metrics": 2, "losses": 2, "augment": 2, "datasets": 2, "checkpoints": 2, "viz": 2,
     "train": 3,
-    "models": 4, "gan_toy": 4, "vae_toy": 4,
-    "evaluation": 5,
-    "exercises": 6, "course": 6, "layers": 6,
-    "bench": 7,
-    "cli": 8,
-    "__main__": 9,
+    "features": 4,  # the pretrained toy-world video network: FVD's features, VideoBERT's clip encoder
+    "models": 5, "gan_toy": 5, "vae_toy": 5,
+    "evaluation": 6,
+    "exercises": 7, "course": 7, "layers": 7,
+    "bench": 8,
+    "cli": 9,
+    "__main__": 10,
 }
 PACKAGE = Path(__file__).resolve().parent
 

@@ -1,13 +1,14 @@
 """Measuring models: the course's feature networks, the protocols, and each model's own measurements.
 
-- :mod:`~vidgen_lib.evaluation.features`: the toy-world video classifier behind FVD, KVD and ACD;
-  :mod:`~vidgen_lib.evaluation.i3d`: FVD's I3D, from a file you have;
+- :mod:`~vidgen_lib.evaluation.i3d`: FVD's I3D, from a file you have (the course's own feature network,
+  the toy-world video classifier behind FVD, KVD and ACD, is :mod:`vidgen_lib.features`, below the models);
 - :mod:`~vidgen_lib.evaluation.protocols`: videos in, features, metrics out; ``generator_scores``,
   the protocol of every generator's model card;
 - one module per model whose measurements are its own (``vgan``: the background; ``mocogan``: the
   content/motion decomposition; ``tdvae``: identity and direction of rollouts; ``dvg``: where the
-  agent is; ``vpn``: nats per frame; ``vid2vid``: quality, temporal consistency, edits), each with
-  ``evaluate(model, n, *, seed=0) -> dict``: the numbers of the model card.
+  agent is; ``vpn``: nats per frame; ``vid2vid``: quality, temporal consistency, edits; ``videobert``: text
+  to video, retrieval, forecasting), each with ``evaluate(model, n, *, seed=0) -> dict``: the numbers of
+  the model card.
 
 This package sits above the models: it imports them, they never import it.
 """
@@ -33,6 +34,7 @@ _MEASUREMENTS = {
     "vpn_independent": "vidgen_lib.evaluation.vpn",
     "vid2vid": "vidgen_lib.evaluation.vid2vid",
     "vid2vid_no_warp": "vidgen_lib.evaluation.vid2vid",
+    "videobert": "vidgen_lib.evaluation.videobert",
 }
 
 

@@ -15,7 +15,7 @@ from einops import rearrange
 from torch import Tensor
 
 from vidgen_lib.datasets import video_batch
-from vidgen_lib.evaluation import features
+from vidgen_lib import features
 from vidgen_lib.evaluation.protocols import generator_scores
 from vidgen_lib.models import mocogan
 from vidgen_lib.runtime import model_device, rng

@@ -1,7 +1,7 @@
 """The protocols behind every table of the course: videos in, the course's features, metrics out.
 
 :mod:`vidgen_lib.metrics` holds the maths on features; this module runs the networks that make the
-features (the course's toy-world video classifier by default, :mod:`~vidgen_lib.evaluation.features`)
+features (the course's toy-world video classifier by default, :mod:`~vidgen_lib.features`)
 and the protocol a generator's model card follows (:func:`generator_scores`): the samples' scores next
 to the baselines', at one N, against one reference set.
 """
@@ -15,7 +15,7 @@ from torch import Tensor
 
 import vidgen_lib
 from vidgen_lib import models
-from vidgen_lib.evaluation import features
+from vidgen_lib import features
 from vidgen_lib.metrics import acd, baseline_videos, frame_differences, fvd_from_features, kvd
 from vidgen_lib.video import validate_video
 
@@ -23,7 +23,7 @@ Extractor = Callable[[Tensor], Tensor]
 
 
 def _default_extractor() -> Extractor:
-    """The course's toy-world video features (loaded on first use; see ``vidgen_lib.evaluation.features``)."""
+    """The course's toy-world video features (loaded on first use; see ``vidgen_lib.features``)."""
     model = features.load_features()
     return lambda videos: features.video_features(videos, model)
 
@@ -53,7 +53,7 @@ def embed_videos(videos: Tensor, extractor: Extractor | None = None, batch_size:
     Args:
         videos: ``(N, C, T, H, W)`` videos in [0, 1].
         extractor: callable mapping ``(B, C, T, H, W)`` videos to ``(B, D)`` features; ``None``
-            uses the course's toy-world video features (``vidgen_lib.evaluation.features.video_features``).
+            uses the course's toy-world video features (``vidgen_lib.features.video_features``).
         batch_size: videos per call to ``extractor``.
 
     Returns:
@@ -148,7 +148,7 @@ def acd_videos(videos: Tensor, frame_feature_fn: Callable[[Tensor], Tensor] | No
         videos: ``(N, C, T, H, W)`` videos in [0, 1], T >= 2.
         frame_feature_fn: callable mapping frames ``(B, C, H, W)`` to features ``(B, D)``;
             called once on all N·T frames under ``torch.no_grad()``. ``None``: the identity
-            features of the course's feature network (``vidgen_lib.evaluation.features.frame_features``,
+            features of the course's feature network (``vidgen_lib.features.frame_features``,
             trained to name the digit, or the shape and colour, in every frame).
 
     Returns:

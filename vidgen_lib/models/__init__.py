@@ -33,6 +33,7 @@ _REGISTRY: dict[str, str | ModuleType] = {
     "vpn_independent": "vidgen_lib.models.vpn_independent",
     "vid2vid": "vidgen_lib.models.vid2vid",
     "vid2vid_no_warp": "vidgen_lib.models.vid2vid_no_warp",
+    "videobert": "vidgen_lib.models.videobert",
 }
 
 REQUIRED = ("Config", "build", "training_step", "train", "load_pretrained")

@@ -7,7 +7,9 @@
 - :mod:`~vidgen_lib.nn.multiplicative`: the Video Pixel Network's gated multiplicative units and blocks;
 - :mod:`~vidgen_lib.nn.gaussian`: the reparameterised sample, diagonal Gaussian heads;
 - :mod:`~vidgen_lib.nn.ema`: moving averages of weights and BatchNorm recalibration (GAN sampling);
-- :mod:`~vidgen_lib.nn.warp`: backward warping of images by an optical flow field (Vid2Vid).
+- :mod:`~vidgen_lib.nn.warp`: backward warping of images by an optical flow field (Vid2Vid);
+- :mod:`~vidgen_lib.nn.attention`: multi-head self-attention and the Transformer encoder (VideoBERT);
+- :mod:`~vidgen_lib.nn.kmeans`: hierarchical k-means, features to discrete tokens (VideoBERT's visual words).
 
 Imports nothing above it: a block knows tensors, not videos or models.
 """
