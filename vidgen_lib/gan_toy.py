@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import itertools
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Callable
 
 import matplotlib.pyplot as plt
 import torch
 from torch import Tensor, nn
 
 from vidgen_lib.losses import LOSS_KINDS, discriminator_loss, generator_loss
-from vidgen_lib.runtime import model_device, seed_everything
+from vidgen_lib.runtime import model_device, seed_everything, single_thread
 from vidgen_lib.train import Trainer
 
 Density = Callable[[Tensor], Tensor]
@@ -132,18 +131,6 @@ def discriminator_probability(discriminator: nn.Module, x: Tensor) -> Tensor:
     dev = model_device(discriminator)
     points = x.reshape(len(x), -1).float().to(dev)
     return torch.sigmoid(discriminator(points)).squeeze(1).cpu()
-
-
-@contextmanager
-def single_thread() -> Iterator[None]:
-    """Run PyTorch on one CPU thread inside the block: networks this small gain nothing from more threads,
-    and on a busy machine the threads' synchronisation can make training many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @dataclass

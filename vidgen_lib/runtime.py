@@ -57,6 +57,19 @@ def eval_mode(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
         model.train(was_training)
 
 
+@contextlib.contextmanager
+def single_thread() -> Iterator[None]:
+    """Run PyTorch on one CPU thread inside the block, then give the thread count back: networks this small
+    gain nothing from more threads, and on a busy machine the threads' synchronisation can make them many
+    times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def rng(seed: int | None) -> torch.Generator | None:
     """A CPU ``torch.Generator`` seeded with ``seed``, or ``None`` (the global generator) when
     ``seed`` is None.

@@ -5,9 +5,7 @@ Kingma & Welling (2014); each check also recognises the typical mistakes and nam
 """
 from __future__ import annotations
 
-import contextlib
 
-from collections.abc import Iterator
 from typing import Callable
 
 import torch
@@ -16,6 +14,7 @@ from torch.distributions import Normal, kl_divergence
 
 from vidgen_lib.exercises import ExerciseError, as_float, as_tensor, call, passed, measure_settings, register
 from vidgen_lib.losses import bernoulli_nll, gaussian_kl
+from vidgen_lib.runtime import single_thread
 from vidgen_lib.vae_toy import FrameVAE
 
 
@@ -152,18 +151,6 @@ def _close(a: float, b: float) -> bool:
     return abs(a - b) <= 1e-4 * max(1.0, abs(b))
 
 
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """Run a check's small networks on one CPU thread (as fast for them, and far faster on a busy
-    machine), then give the learner's thread count back."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def _built(cls: Callable[..., nn.Module], args: tuple[int, ...]) -> nn.Module:
     """The learner's module for (z_dim, frame_size, width, hidden), its layers checked against FrameVAE's."""
     model = call("5.4", cls, *args)
@@ -256,7 +243,7 @@ def check_frame_vae(cls: Callable[..., nn.Module]) -> None:
     ``vae_toy.FrameVAE``. Checked: the layers, the shapes, forward against its own encoder and decoder, the
     gradients, and that it fits 4 frames in 50 steps."""
     sizes, x = (3, 16, 8, 32), _squares()  # z_dim, frame_size, width, hidden
-    with _one_thread(), torch.random.fork_rng(devices=[]):
+    with single_thread(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(55)
         _built(cls, (4, 32, 16, 128))
         model = _built(cls, sizes)

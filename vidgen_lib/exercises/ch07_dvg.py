@@ -7,10 +7,8 @@ predictor's input) and ``vidgen_lib.evaluation.dvg.agent_centroids``.
 """
 from __future__ import annotations
 
-import contextlib
 
 import math
-from collections.abc import Iterator
 from typing import Callable
 
 import torch
@@ -21,6 +19,7 @@ from vidgen_lib.datasets.shapes import RGB
 from vidgen_lib.evaluation.dvg import agent_centroids
 from vidgen_lib.exercises import ExerciseError, as_float, as_tensor, call, passed, measure_settings, register
 from vidgen_lib.models import dvg
+from vidgen_lib.runtime import single_thread
 
 
 @register("7.1")
@@ -228,25 +227,13 @@ def _same(a: Tensor, b: Tensor) -> bool:
     return a.shape == b.shape and torch.allclose(a.detach(), b.detach(), atol=1e-5, rtol=1e-4)
 
 
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """Run a check's small networks on one CPU thread (as fast for them, and far faster on a busy machine),
-    then give the learner's thread count back."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 @register("7.4")
 def check_teacher_forced_pass(fn: Callable[..., dict[str, Tensor]]) -> None:
     """7.4: ``fn(model, video, actions, noise)``: video (B, C, T, H, W), actions (B, T-1), noise (B, T-1, Z)
     -> {"recon": (B, C, T-1, H, W), "mu_q", "logvar_q", "mu_p", "logvar_p": (B, T-1, Z)}, the teacher-forced
     pass of ``DVG.forward`` with z_t = mu_q + sigma_q * noise[:, t - 1]; compared with
     ``model(video, actions)`` under the same draws, and the gradients of ``dvg.dvg_loss``."""
-    with _one_thread():
+    with single_thread():
         _check_teacher_forced_pass(fn)
 
 
