@@ -77,9 +77,12 @@ def retrieval_accuracy(model: VideoBERT, stories: dict, k: int = CANDIDATES, see
     return (logits.argmax(dim=1) == 0).float().mean().item()  # the true caption is candidate 0
 
 
-def evaluate(model: VideoBERT, n: int, *, seed: int = 0) -> dict[str, float]:
-    """The model card's numbers, on ``n`` held-out stories (see the module docstring)."""
-    stories = test_stories(model, n)
+def evaluate(model: VideoBERT, n: int, *, seed: int = 0, stories: dict | None = None) -> dict[str, float]:
+    """The model card's numbers, on ``n`` held-out stories (see the module docstring); ``stories``:
+    ``test_stories(model, n)`` when it is already at hand."""
+    stories = test_stories(model, n) if stories is None else stories
+    if len(stories["captions"]) != n:
+        raise ValueError(f"stories holds {len(stories['captions'])} stories, not n = {n}.")
     words, truth, num_clips = stories["words"], stories["truth"], stories["num_clips"]
     predicted = {"text_to_video": videobert.text_to_video(model, stories["captions"], num_clips),
                  "text_to_video_argmax": videobert.text_to_video(model, stories["captions"], num_clips,
