@@ -157,9 +157,9 @@ def time_notebooks(paths: list[Path]) -> dict[str, tuple[float, float | None]]:
 @benchmark("metrics/fvd")
 def _fvd_benchmark() -> tuple[str, float]:
     """Embed 256 videos with the shipped toy-world feature network, then FVD against a reference."""
-    from vidgen_lib import metrics
+    from vidgen_lib import features, metrics
     from vidgen_lib.datasets import MovingDigits, video_batch
-    from vidgen_lib.evaluation import embed_videos, features
+    from vidgen_lib.evaluation import embed_videos
 
     digits = MovingDigits("test", num_videos=512, num_frames=16, frame_size=32, num_digits=1)
     reference, videos = video_batch(digits, 256), video_batch(digits, 256, start=256)
