@@ -154,3 +154,17 @@ def test_predict_png_grid_and_mistakes(tmp_path, capsys):
     one_line_error(capsys, ["predict", "vgan"], "vgan is a generator")
     one_line_error(capsys, ["predict", "tdvae", "--n", "0"], "--n must be positive")
     one_line_error(capsys, ["sample", "dvg"], "python -m vidgen_lib predict dvg")
+
+
+def test_bench_peer_configs_builds_each_model_at_the_public_configuration(monkeypatch):
+    from vidgen_lib import bench
+
+    timed = []
+    monkeypatch.setattr(bench, "median_step", lambda fn: timed.append(fn) or 0.5)  # build, never run a step
+    calls = []
+    real_run_peers = bench.run_peers
+    monkeypatch.setattr(bench, "run_peers", lambda names: calls.append(names) or real_run_peers(names))
+    assert cli.main(["bench", "--peer-configs", "tdvae", "mocogan"]) == 0
+    assert calls == [["tdvae", "mocogan"]] and len(timed) == 2
+    rows = real_run_peers(["vgan"])
+    assert rows[0]["speedup"] == bench.PEERS["vgan"][2] / 0.5

@@ -2,7 +2,8 @@
 
     doctor [--imports]           versions, device, profile, data found (paste it into a bug report);
                                  --imports: the import graph by layer, and any upward import
-    bench [NAME ...] [--notebooks]  speed and memory of data, training steps and notebooks
+    bench [NAME ...] [--notebooks | --peer-configs]  speed and memory of data, training steps and notebooks;
+                                 or our steps at public implementations' configurations
     train NAME [--profile P] [--steps N | --minutes M] [--set KEY=VALUE] [--out DIR] [--seed S]
                                  train, then write checkpoint + card
     sample NAME [--n 16] [--out samples.gif] [--seed S]          samples of a shipped model as a GIF
@@ -285,6 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("bench", help="speed and memory")
     p.add_argument("names", nargs="*", help="only benchmarks whose name starts with one of these")
     p.add_argument("--notebooks", action="store_true", help="also time every notebook (minutes)")
+    p.add_argument("--peer-configs", action="store_true",
+                   help="instead, time TD-VAE, MoCoGAN and VGAN at public implementations' configurations")
     p = add("train", help="train a model and write checkpoint + model card")
     p.add_argument("name")
     p.add_argument("--profile", choices=vidgen_lib.runtime.PROFILES)
@@ -347,6 +350,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     if args.command == "bench":
         from vidgen_lib import bench
 
+        if args.peer_configs:
+            bench.run_peers(args.names)
+            return 0
         bench.run(args.names)
         if args.notebooks:
             bench.time_notebooks(sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb")))
