@@ -305,20 +305,15 @@ def _reference_step(G: nn.Module, D: nn.Module, real: Tensor, z: Tensor, *, zero
     d_loss = losses.discriminator_loss(D(real), D(fake.detach()))
     if zero_d:
         opt_d.zero_grad()
-    if g_loss_before_d_step:  # G's gradient from the old D, then D's update
-        d_loss.backward()
-        g_loss = losses.generator_loss(D(fake), g_loss_kind)
-        if zero_g:
-            opt_g.zero_grad()
-        g_loss.backward()
+    d_loss.backward()
+    if not g_loss_before_d_step:
         opt_d.step()
-    else:
-        d_loss.backward()
+    g_loss = losses.generator_loss(D(fake), g_loss_kind)  # with the mistake: G's gradient from the old D
+    if zero_g:
+        opt_g.zero_grad()
+    g_loss.backward()
+    if g_loss_before_d_step:
         opt_d.step()
-        g_loss = losses.generator_loss(D(fake), g_loss_kind)
-        if zero_g:
-            opt_g.zero_grad()
-        g_loss.backward()
     opt_g.step()
     return {"d_loss": d_loss.item(), "g_loss": g_loss.item(), "G": _flat(G), "D": _flat(D)}
 
