@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 import vidgen_lib
+from vidgen_lib.runtime import world
 
 
 class CheckpointError(RuntimeError):
@@ -85,8 +86,10 @@ def config_dict(config: Any) -> dict:
 
 
 def hardware() -> dict:
-    """What the run used: device, CPU threads, versions (recorded in every model card)."""
+    """What the run used: device, CPU threads, versions, and the number of processes when ``torchrun``
+    started several (recorded in every model card)."""
     dev = vidgen_lib.device()
+    processes = world()[1]
     return {
         "device": str(dev),
         "device_name": (torch.cuda.get_device_name(dev) if dev.type == "cuda"
@@ -94,6 +97,7 @@ def hardware() -> dict:
         "cpu_threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "python": platform.python_version(),
+        **({"processes": processes} if processes > 1 else {}),
     }
 
 

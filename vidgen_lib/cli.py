@@ -5,7 +5,9 @@
     bench [NAME ...] [--notebooks | --peer-configs]  speed and memory of data, training steps and notebooks;
                                  or our steps at public implementations' configurations
     train NAME [--profile P] [--steps N | --minutes M] [--set KEY=VALUE] [--out DIR] [--seed S]
-                                 train, then write checkpoint + card
+                                 train, then write checkpoint + card; under
+                                 ``torchrun --nproc_per_node K -m vidgen_lib train NAME``, K processes
+                                 train one model on K shards of the data (batch_size per process)
     sample NAME [--n 16] [--out samples.gif] [--seed S]          samples of a shipped model as a GIF
     predict NAME [--n 4] [--out predictions.gif] [--seed S]      a predictor's continuations of held-out clips
     train-features [--steps N] [--out DIR] [--seed S]   the video feature network behind FVD and ACD
@@ -129,20 +131,26 @@ def train(name: str, profile: str | None, steps: int | None, out: Path, seed: in
     they parse, else as strings). After training, ``evaluation.evaluate`` measures the model on
     ``config.eval_videos`` held-out clips (none if 0) for the card. The weights are stored in half
     precision, and measured as stored: the model is given back its rounded weights before it is measured.
+    Started by ``torchrun``, every process trains (see :mod:`vidgen_lib.train`) and rank 0 alone
+    measures the model and writes the checkpoint and card.
     """
     from vidgen_lib import evaluation
     from vidgen_lib.checkpoints import half_precision
+    from vidgen_lib.runtime import init_distributed
 
     module = get_model(name)
     positive(steps, "--steps")
     positive(minutes, "--minutes")
     writable_dir(out, "--out")
+    rank, _ = init_distributed()
     config = with_overrides(module.Config.preset(profile or vidgen_lib.profile()), overrides or [])
     steps = steps if steps is not None else config.steps
     time_limit_s = 60 * minutes if minutes is not None else None
     start = time.perf_counter()
     model, metrics = module.train(config, steps, run_dir=out / "runs" / name, seed=seed,
                                   time_limit_s=time_limit_s)
+    if rank != 0:
+        return 0
     steps_done = int(metrics.pop("steps", steps))
     weights = half_precision(model.state_dict())
     model.load_state_dict(weights)  # the card measures the weights as they are shipped
@@ -201,8 +209,14 @@ def write_card(state_dict: dict, out: Path, name: str, config, steps: int, start
     state_file = out / "runs" / name / "train_state.pt"
     if state_file.exists():  # a resumed run: the training time summed over its runs
         wall = float(safe_torch_load(state_file)["wall_time_s"])
+    from vidgen_lib.runtime import world
+
     threads = os.environ.get("OMP_NUM_THREADS")
-    command = (f"OMP_NUM_THREADS={threads} " if threads else "") + "python -m vidgen_lib " + shlex.join(argv)
+    processes = world()[1]
+    launcher = f"torchrun --nproc_per_node {processes} -m" if processes > 1 else "python -m"
+    command = f"{launcher} vidgen_lib {shlex.join(argv)}"
+    if threads:
+        command = f"OMP_NUM_THREADS={threads} {command}"
     card = save_checkpoint(state_dict, out / f"{name}.pt", config=config, command=command,
                            steps=steps, wall_time_s=wall, metrics=metrics, notes=notes)
     print(f"wrote {out / (name + '.pt')} ({steps} steps, {wall:.0f} s); metrics: {card['metrics']}")

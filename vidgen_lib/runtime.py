@@ -1,4 +1,5 @@
-"""Where code runs and how it is seeded: the device, seeding, the profile, eval mode, a model's device.
+"""Where code runs and how it is seeded: the device, seeding, the profile, eval mode, a model's device,
+and the processes of a run started by ``torchrun``.
 
 Every notebook starts with ``seed_everything`` and asks ``device()`` where to put tensors, so the
 same cells run on a laptop CPU and on a CUDA GPU without edits.
@@ -20,12 +21,15 @@ PROFILES = ("tutorial", "full")
 def device() -> torch.device:
     """The device every notebook and trainer uses: CUDA if present, else CPU.
 
-    Set ``VIDGEN_DEVICE`` (e.g. ``cpu``, ``cuda:1``) to override the choice.
+    Set ``VIDGEN_DEVICE`` (e.g. ``cpu``, ``cuda:1``) to override the choice. A process that ``torchrun``
+    started uses the GPU of its ``LOCAL_RANK`` (one GPU per process).
     """
     override = os.environ.get("VIDGEN_DEVICE")
     if override:
         return torch.device(override)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
 
 
 def seed_everything(seed: int = 0) -> torch.Generator:
@@ -85,3 +89,28 @@ def model_device(model: torch.nn.Module) -> torch.device:
     for tensor in itertools.chain(model.parameters(), model.buffers()):
         return tensor.device
     return torch.device("cpu")
+
+
+# --- several processes: data-parallel training started by torchrun ----------------------------------
+
+def world() -> tuple[int, int]:
+    """``(rank, world_size)`` of this process: ``(0, 1)`` unless it joined a process group
+    (:func:`init_distributed`)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+def init_distributed() -> tuple[int, int]:
+    """Join the process group that ``torchrun`` describes in the environment (``RANK``, ``WORLD_SIZE``,
+    ``MASTER_ADDR``, ``MASTER_PORT``): NCCL between GPUs, gloo between CPU processes.
+
+    Does nothing in a process that ``torchrun`` did not start (``WORLD_SIZE`` unset or 1), or that has
+    joined already. Returns :func:`world`.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.distributed.is_initialized():
+        dev = device()
+        if dev.type == "cuda":
+            torch.cuda.set_device(dev)
+        torch.distributed.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    return world()

@@ -10,10 +10,18 @@ The :class:`Trainer` does the rest:
 - ``update`` zeroes gradients, checks the loss is finite (a NaN/inf raises :class:`NonFiniteLossError`
   naming the loss and the step), back-propagates, clips gradients if asked, and steps;
 - training state (modules, optimisers, step, history, RNG) saved atomically every
-  ``checkpoint_every`` steps in ``run_dir`` and resumed from there.
+  ``checkpoint_every`` steps in ``run_dir`` and resumed from there;
+- data parallelism when ``torchrun`` starts several processes (:func:`vidgen_lib.runtime.init_distributed`):
+  every process starts from rank 0's weights, trains on its own shard of the data with its own random
+  draws, and ``update`` averages the gradients of all processes before stepping, so the weights stay
+  identical everywhere. That average is what ``torch.nn.parallel.DistributedDataParallel`` computes;
+  here it is one all-reduce in ``update`` because a model's step calls its sub-networks directly (a GAN
+  runs D in both of its updates) instead of through one wrapped ``forward``. Only rank 0 writes files
+  and shows progress.
 """
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -26,7 +34,7 @@ from tqdm.auto import tqdm
 
 from vidgen_lib.checkpoints import atomic_torch_save, safe_torch_load
 from vidgen_lib.runtime import device as default_device
-from vidgen_lib.runtime import seed_everything
+from vidgen_lib.runtime import seed_everything, world
 
 StepFn = Callable[["Trainer", Any], dict[str, float]]
 ModelStep = Callable[[nn.Module, "Trainer", Any], dict[str, float]]
@@ -37,8 +45,12 @@ class NonFiniteLossError(FloatingPointError):
 
 
 def infinite_batches(loader: Iterable) -> Iterator:
-    """Loop over a DataLoader (or any iterable) forever, one epoch after another."""
-    while True:
+    """Loop over a DataLoader (or any iterable) forever, one epoch after another (each epoch in a new
+    order where the loader's sampler has ``set_epoch``)."""
+    for epoch in itertools.count():
+        sampler = getattr(loader, "sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)
         empty = True
         for batch in loader:
             empty = False
@@ -70,7 +82,7 @@ class Trainer:
         log_every: append running means of the step's values to ``history`` this often.
         seed: seeds Python, NumPy and PyTorch before training starts.
         device: defaults to :func:`vidgen_lib.device`.
-        progress: show a progress bar.
+        progress: show a progress bar (on rank 0 only, when several processes train).
     """
 
     def __init__(
@@ -90,13 +102,18 @@ class Trainer:
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels once
         self.modules = {name: m.to(self.device) for name, m in modules.items()}
+        self.rank, self.world_size = world()
+        if self.world_size > 1:  # every process starts from rank 0's weights (and buffers)
+            for m in self.modules.values():
+                for tensor in m.state_dict().values():
+                    torch.distributed.broadcast(tensor, src=0)
         self.optimizers = optimizers
         self.grad_clip = grad_clip
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.checkpoint_every = checkpoint_every
         self.log_every = max(1, log_every)
         self.seed = seed
-        self.progress = progress
+        self.progress = progress and self.rank == 0
         self.step = 0  # number of completed steps
         self.history: list[dict[str, float]] = []
         self.wall_time_s = 0.0
@@ -113,8 +130,10 @@ class Trainer:
         optimizer = self.optimizers[name]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        if self.world_size > 1:
+            average_gradients(params, self.world_size)
         if self.grad_clip is not None:
-            params = [p for group in optimizer.param_groups for p in group["params"]]
             nn.utils.clip_grad_norm_(params, self.grad_clip)
         optimizer.step()
         return value
@@ -125,8 +144,15 @@ class Trainer:
         return self.run_dir / "train_state.pt" if self.run_dir is not None else None
 
     def save_state(self) -> None:
-        """Write everything needed to resume (atomically) to ``run_dir/train_state.pt``."""
+        """Write everything needed to resume (atomically) to ``run_dir/train_state.pt``; with several
+        processes, rank 0 writes it, with every rank's random state."""
         if self.state_path is None:
+            return
+        rng_states = [torch.get_rng_state()]
+        if self.world_size > 1:
+            rng_states = [None] * self.world_size
+            torch.distributed.all_gather_object(rng_states, torch.get_rng_state())
+        if self.rank != 0:
             return
         atomic_torch_save(
             {
@@ -135,7 +161,8 @@ class Trainer:
                 "modules": {k: m.state_dict() for k, m in self.modules.items()},
                 "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
                 "history": self.history,
-                "torch_rng": torch.get_rng_state(),
+                "torch_rng": rng_states[0],
+                **({"torch_rng_ranks": rng_states} if self.world_size > 1 else {}),
             },
             self.state_path,
         )
@@ -151,7 +178,11 @@ class Trainer:
             o.load_state_dict(state["optimizers"][k])
         self.step, self.wall_time_s = int(state["step"]), float(state["wall_time_s"])
         self.history = list(state["history"])
-        torch.set_rng_state(state["torch_rng"].cpu())
+        rng_states = state.get("torch_rng_ranks", [state["torch_rng"]])
+        if len(rng_states) == self.world_size:
+            torch.set_rng_state(rng_states[self.rank].cpu())
+        else:  # resumed with another number of processes: a fresh, different stream per rank
+            seed_everything(self.seed + self.rank + self.step)
         return True
 
     # --- the loop -------------------------------------------------------------------------------
@@ -168,7 +199,7 @@ class Trainer:
         Returns:
             The history: one dict of running means per ``log_every`` steps, with its ``step``.
         """
-        seed_everything(self.seed)
+        seed_everything(self.seed + self.rank)  # each process draws its own noise
         if resume:
             self.load_state()
         for m in self.modules.values():
@@ -187,6 +218,10 @@ class Trainer:
                     running[k] = running.get(k, 0.0) + float(v)
                 self.wall_time_s = time.perf_counter() - start
                 out_of_time = time_limit_s is not None and self.wall_time_s >= time_limit_s
+                if time_limit_s is not None and self.world_size > 1:  # all processes stop at rank 0's step
+                    flag = torch.tensor([float(out_of_time)], device=self.device)
+                    torch.distributed.broadcast(flag, src=0)
+                    out_of_time = bool(flag.item())
                 if self.step % self.log_every == 0 or self.step == steps or out_of_time:
                     means = {k: v / count for k, v in running.items()}
                     self.history.append({"step": self.step, **means})
@@ -205,16 +240,38 @@ class Trainer:
         return self.history
 
 
+def average_gradients(params: list[nn.Parameter], world_size: int) -> None:
+    """Replace every gradient by its mean over the ``world_size`` processes: one all-reduce of all the
+    gradients, flattened into one tensor. With each process's loss a mean over its own shard, the
+    result is the gradient of the mean over the whole (global) batch."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    torch.distributed.all_reduce(flat)
+    flat /= world_size
+    for grad, chunk in zip(grads, flat.split([g.numel() for g in grads])):
+        grad.copy_(chunk.view_as(grad))
+
+
 def loader(dataset: Any, batch_size: int, dev: torch.device | None = None) -> torch.utils.data.DataLoader:
     """Shuffled batches of ``dataset``, dropping the last incomplete one.
 
     On a CPU the clips are generated in the training process itself (workers would compete with
     training for the same cores); on a GPU two worker processes generate them while the GPU trains.
+    With several processes each reads its own shard (a ``DistributedSampler`` over the clip indices,
+    shuffled with the run's seed): ``batch_size`` clips per process, a global batch of
+    ``world_size * batch_size``.
     """
     on_gpu = (dev or default_device()).type == "cuda"
-    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True,
-                                       num_workers=2 if on_gpu else 0, pin_memory=on_gpu,
-                                       persistent_workers=on_gpu)
+    rank, world_size = world()
+    sampler = None
+    if world_size > 1:  # seed: the one the model's train() set; the same on every rank
+        sampler = torch.utils.data.DistributedSampler(dataset, num_replicas=world_size, rank=rank,
+                                                      shuffle=True, seed=torch.initial_seed(), drop_last=True)
+    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=sampler is None,
+                                       sampler=sampler, drop_last=True, num_workers=2 if on_gpu else 0,
+                                       pin_memory=on_gpu, persistent_workers=on_gpu)
 
 
 def batches(dataset: Any, batch_size: int) -> Iterator:

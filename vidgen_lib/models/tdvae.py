@@ -30,7 +30,7 @@ from vidgen_lib.datasets.digits import load_digit_sprites
 from vidgen_lib.datasets.shifting import ShiftingDigits, oscillator_batch, shifting_digit_batch
 from vidgen_lib.losses import LOG_2PI, bernoulli_nll, gaussian_kl, gaussian_log_prob, gaussian_nll
 from vidgen_lib.nn.gaussian import GatedGaussianHead
-from vidgen_lib.runtime import eval_mode, model_device, rng, seed_everything
+from vidgen_lib.runtime import eval_mode, model_device, rng, seed_everything, world
 from vidgen_lib.train import Trainer, run
 from vidgen_lib.video import validate_clip
 
@@ -359,10 +359,11 @@ def training_step(model: TDVAE, trainer: Trainer, batch: Tensor) -> dict[str, fl
 def train(config: Config, steps: int | None = None, *, run_dir: str | Path | None = None, seed: int = 0,
           progress: bool = True, time_limit_s: float | None = None) -> tuple[TDVAE, dict[str, float]]:
     """Train a TD-VAE on the course's recipe; returns the model (eval mode) and its final training losses."""
-    gen = seed_everything(seed)
+    seed_everything(seed)
     model = build(config)
     optimizers = {"model": torch.optim.Adam(model.parameters(), lr=config.lr)}
-    return run(model, optimizers, training_step, training_batches(config, gen),
+    data = training_batches(config, rng(seed + world()[0]))  # under torchrun, each process its own data
+    return run(model, optimizers, training_step, data,
                config.steps if steps is None else steps, run_dir=run_dir, seed=seed,
                grad_clip=config.grad_clip, progress=progress, time_limit_s=time_limit_s)
 
