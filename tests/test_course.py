@@ -1,6 +1,7 @@
 """Course tooling: the student edition hides every solution, and every exercise has a check."""
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import nbformat
@@ -180,9 +181,35 @@ def test_every_exercise_has_nbgrader_metadata_and_a_locked_check_cell(path: Path
 
 
 @pytest.mark.parametrize("path", REAL_NOTEBOOKS, ids=lambda p: p.name)
-def test_student_edition_runs_up_to_its_first_exercise(path: Path) -> None:
+def test_every_student_stub_compiles_and_defines_what_its_check_passes_on(path: Path) -> None:
+    """In the student edition each exercise cell still parses and still defines the name that its check
+    cell hands to ``use_answer`` (which falls back to the reference while the stub raises), so the rest of
+    the notebook runs before the learner has done anything."""
+    nb = nbformat.read(path, as_version=4)
+    student = student_notebook(nb, path.name)
+    for i in solution_cells(nb):
+        stub = ast.parse(student.cells[i].source)
+        assert any(isinstance(node, ast.Raise) for node in ast.walk(stub)), f"{path.name} cell {i}: no stub"
+        defined = {node.name for node in stub.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+        defined |= {t.id for node in stub.body if isinstance(node, ast.Assign) for t in node.targets
+                    if isinstance(t, ast.Name)}
+        calls = [node for node in ast.walk(ast.parse(nb.cells[i + 1].source)) if isinstance(node, ast.Call)
+                 and getattr(node.func, "id", None) == "use_answer"]
+        assert len(calls) == 1, f"{path.name} cell {i + 1}: the check runs through one use_answer(...)"
+        answer = calls[0].args[2]
+        if isinstance(answer, ast.Name):
+            assert answer.id in defined, f"{path.name} cell {i}: the stub does not define {answer.id!r}"
+
+
+#: Run for real in the student edition (the mechanism is the same in every notebook; these two are quick).
+STUDENT_RUNS = ["02_vgan.ipynb", "07_dvg.ipynb"]
+
+
+@pytest.mark.parametrize("name", STUDENT_RUNS)
+def test_student_edition_runs_up_to_its_first_exercise(name: str) -> None:
     """The student edition, run up to its first exercise: a notebook whose exercises go through
     ``use_answer`` says "not done yet" and goes on; an older one stops with the exercise's message."""
+    path = NOTEBOOK_DIR / name
     nb = nbformat.read(path, as_version=4)
     if not solution_cells(nb):
         pytest.skip("no exercises in this notebook")
