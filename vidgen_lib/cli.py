@@ -11,6 +11,8 @@
     sample NAME [--n 16] [--out samples.gif] [--seed S]          samples of a shipped model as a GIF
     predict NAME [--n 4] [--out predictions.gif] [--seed S]      a predictor's continuations of held-out clips
     train-features [--steps N] [--out DIR] [--seed S]   the video feature network behind FVD and ACD
+    leaderboard [--out DIR] [--no-time]  every shipped model's scores next to their baselines, from the
+                                 model cards, as DIR/leaderboard.md and .csv (with sampling time per clip)
     student OUT_DIR              the student edition of the notebooks (solutions removed)
     grade SUBMISSIONS [--out grades.csv] [--timeout S]   run each student's notebooks, one CSV row per
                                  student and exercise (passed, not done, failed with the check's message)
@@ -288,6 +290,25 @@ def predict(name: str, n: int, out: Path, seed: int) -> int:
     return 0
 
 
+def leaderboard(out: Path, timed: bool) -> int:
+    """Write ``out/leaderboard.md`` and ``out/leaderboard.csv`` (see :mod:`vidgen_lib.leaderboard`) and
+    print the Markdown; ``timed`` adds each model's sampling seconds per clip on this machine's CPU."""
+    from vidgen_lib import leaderboard as board
+
+    table = board.rows()
+    if timed:
+        seconds = {name: board.sampling_seconds(name) for name in dict.fromkeys(r["model"] for r in table)}
+        for row in table:
+            row["sample_s_per_clip"] = round(seconds[row["model"]], 4)
+    writable_dir(out, "--out")
+    (out / "leaderboard.md").write_text(board.to_markdown(table), encoding="utf-8")
+    (out / "leaderboard.csv").write_text(board.to_csv(table), encoding="utf-8")
+    print(board.to_markdown(table))
+    print(f"wrote {out / 'leaderboard.md'} and {out / 'leaderboard.csv'}: {len(table)} scores of "
+          f"{len({r['model'] for r in table})} models")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m vidgen_lib", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -324,6 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int)
     p.add_argument("--out", type=Path, default=vidgen_lib.CHECKPOINT_DIR)
     p.add_argument("--seed", type=int, default=0)
+    p = add("leaderboard", help="every shipped model's scores and baselines, from the model cards")
+    p.add_argument("--out", type=Path, default=Path("."))
+    p.add_argument("--no-time", action="store_true", help="skip timing each model's sampling")
     p = add("student", help="write the student edition of the notebooks")
     p.add_argument("out_dir", type=Path)
     p = add("grade", help="run every student's notebooks and every exercise check; write one CSV row each")
@@ -377,6 +401,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         positive(args.steps, "--steps")
         writable_dir(args.out, "--out")
         return train_features(args.steps, args.out, args.seed, argv)
+    if args.command == "leaderboard":
+        return leaderboard(args.out, not args.no_time)
     if args.command == "sample":
         return sample(args.name, args.n, args.out, args.seed)
     if args.command == "predict":

@@ -20,7 +20,7 @@ LAYERS = {
     "features": 4,  # the pretrained toy-world video network: FVD's features, VideoBERT's clip encoder
     "models": 5, "gan_toy": 5, "vae_toy": 5,
     "evaluation": 6,
-    "exercises": 7, "course": 7, "layers": 7,
+    "exercises": 7, "course": 7, "layers": 7, "leaderboard": 7,
     "bench": 8,
     "cli": 9,
     "__main__": 10,
