@@ -29,7 +29,12 @@ def device() -> torch.device:
         return torch.device(override)
     if not torch.cuda.is_available():
         return torch.device("cpu")
-    return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    local_rank, gpus = int(os.environ.get("LOCAL_RANK", "0")), torch.cuda.device_count()
+    if local_rank >= gpus:
+        raise RuntimeError(f"This is process {local_rank} of its machine, but the machine has {gpus} GPU(s): "
+                           f"start at most {gpus} processes per machine (torchrun --nproc_per_node {gpus}), "
+                           "or train on the CPU with VIDGEN_DEVICE=cpu.")
+    return torch.device("cuda", local_rank)
 
 
 def seed_everything(seed: int = 0) -> torch.Generator:
