@@ -1,0 +1,167 @@
+"""The course in a real browser: JupyterLab in headless Chromium runs notebook 00 and a training notebook
+through its own "Run All Cells" menu, and what a learner sees works: no cell fails, sliders are widgets
+(not their text), animations answer their buttons, tqdm progress bars are widgets.
+
+Needs Debian's ``chromium`` and ``playwright`` from PyPI (``.ci/run`` installs both; the test never
+downloads a browser). Without them it is skipped, and says why. On failure, screenshots are saved in
+``$VIDGEN_SCREENSHOTS`` (default: the test's temporary folder) and their paths printed.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+TOKEN = "vidgen-browser-test"
+# Chromium on a machine without internet: no background connections, no sandbox (CI runs as root).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # pragma: no cover - depends on the machine
+    sync_playwright = None
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None or sync_playwright is None,
+    reason="no Chromium or no playwright here: `apt-get install chromium` and `pip install playwright` "
+           "(as .ci/run does) run the course in a real browser")
+
+# What a panel shows, read in the page: the active notebook's prompts, failures and widgets.
+PANEL_STATE = """() => {
+    const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+    const outputs = [...panel.querySelectorAll('.jp-OutputArea-output')];
+    return {
+        prompts: [...panel.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(e => e.textContent.trim()),
+        errors: panel.querySelectorAll("[data-mime-type='application/vnd.jupyter.stderr']").length,
+        sliders: panel.querySelectorAll('.widget-slider').length,
+        progress_bars: panel.querySelectorAll('.widget-hprogress').length,
+        widgets_as_text: outputs.filter(e => /(Slider|HBox|VBox|interactive)\\(/.test(e.innerText)).length,
+        widget_failures: outputs.filter(e => /Error displaying widget|Loading widget/.test(e.innerText))
+            .length,
+        animations: [...panel.querySelectorAll('.animation img')].map(img => img.getAttribute('src') || ''),
+    };
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def jupyterlab(tmp_path_factory):
+    """JupyterLab on a free local port, serving copies of the notebooks (the UI saves what it runs)."""
+    root = tmp_path_factory.mktemp("lab")
+    for path in NOTEBOOKS.glob("0[05]_*.ipynb"):  # as a learner gets them to run: no outputs yet
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+        nbformat.write(nb, root / path.name)
+    shutil.copytree(NOTEBOOKS / "figures", root / "figures")
+    home = tmp_path_factory.mktemp("jupyter")  # no user settings or saved workspaces
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_DATA_DIR": str(home / "data"),
+           "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "IPYTHONDIR": str(home / "ipython")}
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+         f"--ServerApp.token={TOKEN}", f"--ServerApp.root_dir={root}", "--allow-root"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("JupyterLab did not start within 40 s")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def run_all_in_the_ui(page, url: str, name: str, timeout_s: float = 300) -> dict:
+    """Open notebook ``name`` in a fresh workspace, wait for its kernel, Run > Run All Cells, and wait until
+    every code cell has run (or one failed: "Run All" stops there); returns the panel's state."""
+    page.goto(f"{url}/lab/workspaces/{name[:2]}/tree/{name}?token={TOKEN}&reset")
+    page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell", timeout=60_000)
+    page.wait_for_selector(".jp-StatusBar-Widget :text-matches('\\| Idle$')", timeout=60_000)  # kernel ready
+    deadline = time.monotonic() + timeout_s
+    for _ in range(3):  # a click that lands while the kernel is still connecting runs nothing: click again
+        page.click(".lm-MenuBar-itemLabel:text-is('Run')")
+        page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
+        started = time.monotonic()
+        while time.monotonic() < min(deadline, started + 10):
+            state = page.evaluate(PANEL_STATE)
+            if any(p != "[ ]:" for p in state["prompts"]):
+                break
+            time.sleep(0.5)
+        else:
+            continue
+        break
+    while time.monotonic() < deadline:
+        state = page.evaluate(PANEL_STATE)
+        if state["errors"] or all(p.strip("[]:").isdigit() for p in state["prompts"]):
+            return state
+        time.sleep(0.5)
+    raise AssertionError(f"{name}: not every cell ran within {timeout_s:.0f} s: {state['prompts']}")
+
+
+@pytest.fixture
+def page():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": 1400, "height": 1000})
+        finally:
+            browser.close()
+
+
+@contextlib.contextmanager
+def screenshot_on_failure(page, name: str, folder: Path) -> Iterator[None]:
+    """Run a block; if it fails, save a screenshot of the page as ``folder/name.png`` and print its path."""
+    try:
+        yield
+    except BaseException:
+        folder = Path(os.environ.get("VIDGEN_SCREENSHOTS", folder))
+        folder.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+        print(f"screenshot of the failure: {folder / name}.png")
+        raise
+
+
+def test_notebook_00_runs_in_jupyterlab_with_live_sliders_and_animations(jupyterlab, page, tmp_path):
+    with screenshot_on_failure(page, "notebook_00", tmp_path):
+        state = run_all_in_the_ui(page, jupyterlab, "00_setup_and_data.ipynb")
+        assert state["errors"] == 0, "a cell failed or wrote to stderr"
+        assert state["sliders"] >= 1 and state["widgets_as_text"] == 0 and state["widget_failures"] == 0
+        assert state["animations"] and all(src.startswith("data:image/png") for src in state["animations"])
+        first = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .animation").first
+        before = first.locator("img").get_attribute("src")
+        first.locator("button[title='Next frame']").click()
+        assert first.locator("img").get_attribute("src") != before, "the animation's buttons do nothing"
+
+
+def test_a_training_notebook_shows_progress_bars_and_sliders_as_widgets(jupyterlab, page, tmp_path):
+    with screenshot_on_failure(page, "notebook_05", tmp_path):
+        state = run_all_in_the_ui(page, jupyterlab, "05_vae_math.ipynb")
+        assert state["errors"] == 0, "a cell failed or wrote to stderr"
+        assert state["progress_bars"] >= 1, "tqdm's progress bar is not a widget"
+        assert state["sliders"] >= 1 and state["widgets_as_text"] == 0 and state["widget_failures"] == 0
