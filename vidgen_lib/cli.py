@@ -136,6 +136,8 @@ def train(name: str, profile: str | None, steps: int | None, out: Path, seed: in
     Started by ``torchrun``, every process trains (see :mod:`vidgen_lib.train`) and rank 0 alone
     measures the model and writes the checkpoint and card.
     """
+    import torch
+
     from vidgen_lib import evaluation
     from vidgen_lib.checkpoints import half_precision
     from vidgen_lib.runtime import init_distributed
@@ -144,23 +146,27 @@ def train(name: str, profile: str | None, steps: int | None, out: Path, seed: in
     positive(steps, "--steps")
     positive(minutes, "--minutes")
     writable_dir(out, "--out")
-    rank, _ = init_distributed()
     config = with_overrides(module.Config.preset(profile or vidgen_lib.profile()), overrides or [])
     steps = steps if steps is not None else config.steps
     time_limit_s = 60 * minutes if minutes is not None else None
     start = time.perf_counter()
-    model, metrics = module.train(config, steps, run_dir=out / "runs" / name, seed=seed,
-                                  time_limit_s=time_limit_s)
-    if rank != 0:
+    rank, processes = init_distributed()
+    try:
+        model, metrics = module.train(config, steps, run_dir=out / "runs" / name, seed=seed,
+                                      time_limit_s=time_limit_s)
+        if rank != 0:
+            return 0
+        steps_done = int(metrics.pop("steps", steps))
+        weights = half_precision(model.state_dict())
+        model.load_state_dict(weights)  # the card measures the weights as they are shipped
+        if config.eval_videos > 0:
+            metrics.update(evaluation.evaluate(name, model, config.eval_videos, seed=seed))
+        write_card(weights, out, name, dataclasses.replace(config, steps=steps_done), steps_done, start,
+                   metrics, argv, notes="Weights stored in float16; the metrics were measured with them.")
         return 0
-    steps_done = int(metrics.pop("steps", steps))
-    weights = half_precision(model.state_dict())
-    model.load_state_dict(weights)  # the card measures the weights as they are shipped
-    if config.eval_videos > 0:
-        metrics.update(evaluation.evaluate(name, model, config.eval_videos, seed=seed))
-    write_card(weights, out, name, dataclasses.replace(config, steps=steps_done), steps_done, start, metrics,
-               argv, notes="Weights stored in float16; the metrics were measured with them.")
-    return 0
+    finally:
+        if processes > 1:  # leave the group before the process ends (gloo aborts a process that does not)
+            torch.distributed.destroy_process_group()
 
 
 def with_overrides(config, overrides: list[str]):
