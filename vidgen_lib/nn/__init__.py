@@ -8,7 +8,10 @@
 - :mod:`~vidgen_lib.nn.gaussian`: the reparameterised sample, diagonal Gaussian heads;
 - :mod:`~vidgen_lib.nn.ema`: moving averages of weights and BatchNorm recalibration (GAN sampling);
 - :mod:`~vidgen_lib.nn.warp`: backward warping of images by an optical flow field (Vid2Vid);
-- :mod:`~vidgen_lib.nn.attention`: multi-head self-attention and the Transformer encoder (VideoBERT);
+- :mod:`~vidgen_lib.nn.attention`: multi-head self-attention and the Transformer encoder (VideoBERT), and
+  factorised space-time attention for videos (video diffusion);
+- :mod:`~vidgen_lib.nn.diffusion`: the Gaussian diffusion process (cosine log-SNR schedule, the v/eps/x
+  conversions), classifier-free guidance and DDIM sampling;
 - :mod:`~vidgen_lib.nn.kmeans`: hierarchical k-means, features to discrete tokens (VideoBERT's visual words).
 
 Imports nothing above it: a block knows tensors, not videos or models.
