@@ -59,6 +59,7 @@ def _gan(name: str) -> Entry:
 def _vid2vid(name: str) -> Entry:
     return Entry("GAN", "textured shapes 32x32", "label maps to video", (
         Score("PSNR (dB)", f"psnr/{name}", "higher", "copy last frame", "psnr/copy_last"),
+        Score("SSIM", f"ssim/{name}", "higher", "copy last frame", "ssim/copy_last"),
         Score("FVD", f"fvd/{name}", "lower", "copy last frame", "fvd/copy_last"),
     ))
 
@@ -82,6 +83,7 @@ ENTRIES: dict[str, Entry] = {
     )),
     "dvg": Entry("VAE", "action shapes 32x32", "action-conditioned prediction, 8 frames", (
         Score("PSNR (dB)", "psnr/dvg", "higher", "copy last frame", "psnr/copy_last"),
+        Score("SSIM", "ssim/dvg", "higher", "copy last frame", "ssim/copy_last"),
         Score("agent position error (px)", "position_error_px/dvg", "lower", "copy last frame",
               "position_error_px/copy_last"),
     )),
