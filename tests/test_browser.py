@@ -9,6 +9,7 @@ downloads a browser). Without them it is skipped, and says why. On failure, scre
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -75,8 +76,12 @@ def jupyterlab(tmp_path_factory):
         nbformat.write(nb, root / path.name)
     shutil.copytree(NOTEBOOKS / "figures", root / "figures")
     home = tmp_path_factory.mktemp("jupyter")  # no user settings or saved workspaces
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_DATA_DIR": str(home / "data"),
-           "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "IPYTHONDIR": str(home / "ipython")}
+    settings = home / "settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True)  # render every cell, not only those in view
+    (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
+           "IPYTHONDIR": str(home / "ipython"), "JUPYTER_CONFIG_DIR": str(home / "config"),
+           "JUPYTER_DATA_DIR": str(home / "data"), "JUPYTER_RUNTIME_DIR": str(home / "runtime")}
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
@@ -98,14 +103,17 @@ def jupyterlab(tmp_path_factory):
         server.wait(timeout=30)
 
 
-def run_all_in_the_ui(page, url: str, name: str, timeout_s: float = 240) -> dict:
+def run_all_in_the_ui(page, url: str, name: str, rendered: tuple[str, ...] = (),
+                      timeout_s: float = 240) -> dict:
     """Open notebook ``name`` in a fresh workspace, wait for its kernel, Run > Run All Cells, and wait until
-    every code cell has run (or one failed: "Run All" stops there); returns the panel's state.
+    every code cell has run (or one failed: "Run All" stops there); returns the panel's state once the
+    ``rendered`` selectors have appeared (see :func:`settled`).
 
     A fresh JupyterLab sometimes drops the queue of a "Run All" given while the kernel's connection is
     still settling (the first cell runs, the rest stay unrun with the kernel idle), or asks which kernel
     to use: the default is accepted, and the menu used again, up to three times."""
     code_cells = sum(cell.cell_type == "code" for cell in nbformat.read(NOTEBOOKS / name, as_version=4).cells)
+    start_kernel(url, name)  # before the page opens: JupyterLab then joins a ready kernel, asks nothing
     page.goto(f"{url}/lab/workspaces/{name[:2]}/tree/{name}?token={TOKEN}&reset")
     page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell", timeout=60_000)
     idle = ".jp-StatusBar-Widget :text-matches('\\| Idle$')"
@@ -118,7 +126,7 @@ def run_all_in_the_ui(page, url: str, name: str, timeout_s: float = 240) -> dict
         state = page.evaluate(PANEL_STATE)
         ran = [p.strip("[]:").isdigit() for p in state["prompts"]]
         if attempts and len(ran) == code_cells and (state["errors"] or all(ran)):
-            return state
+            return settled(page, rendered, state)
         stalled = "[*]:" not in state["prompts"] and page.locator(idle).count() > 0
         stalled_since = (stalled_since or time.monotonic()) if stalled else None
         if attempts == 0 or (stalled_since and time.monotonic() - stalled_since > 5 and attempts < 3):
@@ -128,6 +136,28 @@ def run_all_in_the_ui(page, url: str, name: str, timeout_s: float = 240) -> dict
         time.sleep(0.5)
     raise AssertionError(f"{name}: not every cell ran within {timeout_s:.0f} s ({attempts} x Run All): "
                          f"{state['prompts']}")
+
+
+def settled(page, selectors: tuple[str, ...], state: dict, timeout_s: float = 30) -> dict:
+    """The panel's state once each of ``selectors`` is in it (widget views render after their cell has
+    finished, from messages of their own), or after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    panel = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+    def missing() -> bool:
+        return not all(page.locator(f"{panel} {selector}").count() for selector in selectors)
+
+    while time.monotonic() < deadline and missing():
+        time.sleep(0.5)
+    return page.evaluate(PANEL_STATE) if selectors else state
+
+
+def start_kernel(url: str, name: str) -> None:
+    """Start notebook ``name``'s session and kernel through the server's REST API, so that the page joins a
+    kernel that exists instead of asking which one to start."""
+    session = {"path": name, "name": name, "type": "notebook", "kernel": {"name": "python3"}}
+    request = urllib.request.Request(f"{url}/api/sessions?token={TOKEN}", data=json.dumps(session).encode(),
+                                     method="POST", headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=60).close()
 
 
 @pytest.fixture
@@ -155,7 +185,8 @@ def screenshot_on_failure(page, name: str, folder: Path) -> Iterator[None]:
 
 def test_notebook_00_runs_in_jupyterlab_with_live_sliders_and_animations(jupyterlab, page, tmp_path):
     with screenshot_on_failure(page, "notebook_00", tmp_path):
-        state = run_all_in_the_ui(page, jupyterlab, "00_setup_and_data.ipynb")
+        state = run_all_in_the_ui(page, jupyterlab, "00_setup_and_data.ipynb",
+                                  rendered=(".widget-slider", ".animation img[src]"))
         assert not state["errors"], f"a cell failed or wrote to stderr: {state['errors']}"
         assert state["sliders"] >= 1 and state["widgets_as_text"] == 0 and state["widget_failures"] == 0
         assert state["animations"] and all(src.startswith("data:image/png") for src in state["animations"])
@@ -167,7 +198,8 @@ def test_notebook_00_runs_in_jupyterlab_with_live_sliders_and_animations(jupyter
 
 def test_a_training_notebook_shows_progress_bars_and_sliders_as_widgets(jupyterlab, page, tmp_path):
     with screenshot_on_failure(page, "notebook_05", tmp_path):
-        state = run_all_in_the_ui(page, jupyterlab, "05_vae_math.ipynb")
+        state = run_all_in_the_ui(page, jupyterlab, "05_vae_math.ipynb",
+                                  rendered=(".widget-slider", ".widget-hprogress"))
         assert not state["errors"], f"a cell failed or wrote to stderr: {state['errors']}"
         assert state["progress_bars"] >= 1, "tqdm's progress bar is not a widget"
         assert state["sliders"] >= 1 and state["widgets_as_text"] == 0 and state["widget_failures"] == 0
