@@ -77,8 +77,9 @@ def jupyterlab(tmp_path_factory):
     shutil.copytree(NOTEBOOKS / "figures", root / "figures")
     home = tmp_path_factory.mktemp("jupyter")  # no user settings or saved workspaces
     settings = home / "settings" / "@jupyterlab" / "notebook-extension"
-    settings.mkdir(parents=True)  # render every cell, not only those in view
-    (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+    settings.mkdir(parents=True)  # render every cell, not only those in view; never ask which kernel
+    (settings / "tracker.jupyterlab-settings").write_text(
+        '{"windowingMode": "none", "autoStartDefaultKernel": true}')
     env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
            "IPYTHONDIR": str(home / "ipython"), "JUPYTER_CONFIG_DIR": str(home / "config"),
            "JUPYTER_DATA_DIR": str(home / "data"), "JUPYTER_RUNTIME_DIR": str(home / "runtime")}
@@ -110,20 +111,23 @@ def run_all_in_the_ui(page, url: str, name: str, rendered: tuple[str, ...] = (),
     ``rendered`` selectors have appeared (see :func:`settled`).
 
     A fresh JupyterLab sometimes drops the queue of a "Run All" given while the kernel's connection is
-    still settling (the first cell runs, the rest stay unrun with the kernel idle), or asks which kernel
-    to use: the default is accepted, and the menu used again, up to three times."""
+    still settling (the first cell runs, the rest stay unrun with the kernel idle): the menu is used again,
+    up to three times. It never asks which kernel to use (``autoStartDefaultKernel``): accepting that
+    dialog while a cell runs would replace the kernel, which interrupts the cell. Any other dialog (a
+    notice) is accepted, and its text is kept in the state's ``dialogs``."""
     code_cells = sum(cell.cell_type == "code" for cell in nbformat.read(NOTEBOOKS / name, as_version=4).cells)
     start_kernel(url, name)  # before the page opens: JupyterLab then joins a ready kernel, asks nothing
     page.goto(f"{url}/lab/workspaces/{name[:2]}/tree/{name}?token={TOKEN}&reset")
     page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell", timeout=60_000)
     idle = ".jp-StatusBar-Widget :text-matches('\\| Idle$')"
     page.wait_for_selector(idle, timeout=60_000)  # the kernel is up
-    deadline, attempts, stalled_since = time.monotonic() + timeout_s, 0, None
+    deadline, attempts, stalled_since, dialogs = time.monotonic() + timeout_s, 0, None, []
     while time.monotonic() < deadline:
-        dialog = page.locator(".jp-Dialog .jp-mod-accept")  # e.g. "Select Kernel" after a reconnect: accept
+        dialog = page.locator(".jp-Dialog")
         if dialog.count():
-            dialog.first.click()
-        state = page.evaluate(PANEL_STATE)
+            dialogs.append(dialog.first.inner_text()[:200])
+            dialog.first.locator(".jp-mod-accept").first.click()
+        state = {**page.evaluate(PANEL_STATE), "dialogs": dialogs}
         ran = [p.strip("[]:").isdigit() for p in state["prompts"]]
         if attempts and len(ran) == code_cells and (state["errors"] or all(ran)):
             return settled(page, rendered, state)
@@ -135,7 +139,7 @@ def run_all_in_the_ui(page, url: str, name: str, rendered: tuple[str, ...] = (),
             attempts, stalled_since = attempts + 1, None
         time.sleep(0.5)
     raise AssertionError(f"{name}: not every cell ran within {timeout_s:.0f} s ({attempts} x Run All): "
-                         f"{state['prompts']}")
+                         f"{state['prompts']}; dialogs: {dialogs}")
 
 
 def settled(page, selectors: tuple[str, ...], state: dict, timeout_s: float = 30) -> dict:
@@ -148,7 +152,7 @@ def settled(page, selectors: tuple[str, ...], state: dict, timeout_s: float = 30
 
     while time.monotonic() < deadline and missing():
         time.sleep(0.5)
-    return page.evaluate(PANEL_STATE) if selectors else state
+    return {**state, **page.evaluate(PANEL_STATE)} if selectors else state
 
 
 def start_kernel(url: str, name: str) -> None:
@@ -183,11 +187,15 @@ def screenshot_on_failure(page, name: str, folder: Path) -> Iterator[None]:
         raise
 
 
+def failure(state: dict) -> str:
+    return f"a cell failed or wrote to stderr: {state['errors']} (dialogs seen: {state['dialogs']})"
+
+
 def test_notebook_00_runs_in_jupyterlab_with_live_sliders_and_animations(jupyterlab, page, tmp_path):
     with screenshot_on_failure(page, "notebook_00", tmp_path):
         state = run_all_in_the_ui(page, jupyterlab, "00_setup_and_data.ipynb",
                                   rendered=(".widget-slider", ".animation img[src]"))
-        assert not state["errors"], f"a cell failed or wrote to stderr: {state['errors']}"
+        assert not state["errors"], failure(state)
         assert state["sliders"] >= 1 and state["widgets_as_text"] == 0 and state["widget_failures"] == 0
         assert state["animations"] and all(src.startswith("data:image/png") for src in state["animations"])
         first = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .animation").first
@@ -200,6 +208,6 @@ def test_a_training_notebook_shows_progress_bars_and_sliders_as_widgets(jupyterl
     with screenshot_on_failure(page, "notebook_05", tmp_path):
         state = run_all_in_the_ui(page, jupyterlab, "05_vae_math.ipynb",
                                   rendered=(".widget-slider", ".widget-hprogress"))
-        assert not state["errors"], f"a cell failed or wrote to stderr: {state['errors']}"
+        assert not state["errors"], failure(state)
         assert state["progress_bars"] >= 1, "tqdm's progress bar is not a widget"
         assert state["sliders"] >= 1 and state["widgets_as_text"] == 0 and state["widget_failures"] == 0

@@ -154,15 +154,16 @@ def train(name: str, profile: str | None, steps: int | None, out: Path, seed: in
     try:
         model, metrics = module.train(config, steps, run_dir=out / "runs" / name, seed=seed,
                                       time_limit_s=time_limit_s)
-        if rank != 0:
-            return 0
-        steps_done = int(metrics.pop("steps", steps))
-        weights = half_precision(model.state_dict())
-        model.load_state_dict(weights)  # the card measures the weights as they are shipped
-        if config.eval_videos > 0:
-            metrics.update(evaluation.evaluate(name, model, config.eval_videos, seed=seed))
-        write_card(weights, out, name, dataclasses.replace(config, steps=steps_done), steps_done, start,
-                   metrics, argv, notes="Weights stored in float16; the metrics were measured with them.")
+        if rank == 0:
+            steps_done = int(metrics.pop("steps", steps))
+            weights = half_precision(model.state_dict())
+            model.load_state_dict(weights)  # the card measures the weights as they are shipped
+            if config.eval_videos > 0:
+                metrics.update(evaluation.evaluate(name, model, config.eval_videos, seed=seed))
+            write_card(weights, out, name, dataclasses.replace(config, steps=steps_done), steps_done, start,
+                       metrics, argv, notes="Weights stored in float16; the metrics were measured with them.")
+        if processes > 1:  # every process leaves the group together, once rank 0 has written the files
+            torch.distributed.barrier()
         return 0
     finally:
         if processes > 1:  # leave the group before the process ends (gloo aborts a process that does not)

@@ -47,11 +47,13 @@ class Entry:
     scores: tuple[Score, ...]
 
 
+FROZEN = "first real frame, frozen"  # the baseline of every generator's FVD
+
+
 def _gan(name: str) -> Entry:
-    frozen = "first real frame, frozen"
     return Entry("GAN", "moving digits 16x32x32", "unconditional video", (
-        Score("FVD", f"fvd/{name}", "lower", frozen, "fvd/static"),
-        Score("FVD of motion", f"fvd_motion/{name}", "lower", frozen, "fvd_motion/static"),
+        Score("FVD", f"fvd/{name}", "lower", FROZEN, "fvd/static"),
+        Score("FVD of motion", f"fvd_motion/{name}", "lower", FROZEN, "fvd_motion/static"),
         Score("ACD", f"acd/{name}", "lower", "real clips (the floor)", "acd/real"),
     ))
 
@@ -98,6 +100,12 @@ ENTRIES: dict[str, Entry] = {
               "retrieval_top1/chance"),
         Score("next visual word", "forecast_word_acc/videobert", "higher", "repeat last word",
               "forecast_word_acc/repeat_last"),
+    )),
+    "diffusion": Entry("diffusion", "moving shapes 8x32x32", "caption to video", (
+        Score("FVD", "fvd/diffusion", "lower", FROZEN, "fvd/static"),
+        Score("FVD of motion", "fvd_motion/diffusion", "lower", FROZEN, "fvd_motion/static"),
+        Score("clips with all 3 attributes right", "caption_all_acc/diffusion", "higher", "chance",
+              "caption_all_acc/chance"),
     )),
 }
 

@@ -7,8 +7,8 @@
 - one module per model whose measurements are its own (``vgan``: the background; ``mocogan``: the
   content/motion decomposition; ``tdvae``: identity and direction of rollouts; ``dvg``: where the
   agent is; ``vpn``: nats per frame; ``vid2vid``: quality, temporal consistency, edits; ``videobert``: text
-  to video, retrieval, forecasting), each with ``evaluate(model, n, *, seed=0) -> dict``: the numbers of
-  the model card.
+  to video, retrieval, forecasting; ``diffusion``: do clips show their captions), each with
+  ``evaluate(model, n, *, seed=0) -> dict``: the numbers of the model card.
 
 This package sits above the models: it imports them, they never import it.
 """
@@ -35,6 +35,7 @@ _MEASUREMENTS = {
     "vid2vid": "vidgen_lib.evaluation.vid2vid",
     "vid2vid_no_warp": "vidgen_lib.evaluation.vid2vid",
     "videobert": "vidgen_lib.evaluation.videobert",
+    "diffusion": "vidgen_lib.evaluation.diffusion",
 }
 
 

@@ -34,6 +34,7 @@ _REGISTRY: dict[str, str | ModuleType] = {
     "vid2vid": "vidgen_lib.models.vid2vid",
     "vid2vid_no_warp": "vidgen_lib.models.vid2vid_no_warp",
     "videobert": "vidgen_lib.models.videobert",
+    "diffusion": "vidgen_lib.models.diffusion",
 }
 
 REQUIRED = ("Config", "build", "training_step", "train", "load_pretrained")
