@@ -97,3 +97,11 @@ def test_the_temporal_bias_depends_only_on_the_offset():
     assert torch.equal(bias, torch.tensor([[3.0, 4.0, 5.0], [2.0, 3.0, 4.0], [1.0, 2.0, 3.0]]))
     with pytest.raises(ValueError, match="at most 4 frames"):
         block.bias(5)
+
+
+def test_a_ddim_step_given_the_true_clip_moves_along_the_same_noise():
+    g = torch.Generator().manual_seed(5)
+    x, eps = torch.rand(3, 2, 4, 4, 4, generator=g) * 2 - 1, torch.randn(3, 2, 4, 4, 4, generator=g)
+    log_snr_t, log_snr_s = torch.tensor([-3.0, 0.0, 2.0]), torch.tensor([-1.0, 4.0, 6.0])
+    z_s = d.ddim_step(d.diffuse(x, log_snr_t, eps), x, log_snr_t, log_snr_s)
+    assert torch.allclose(z_s, d.diffuse(x, log_snr_s, eps), atol=1e-5)

@@ -52,6 +52,37 @@ def heldout_captions(config: diffusion.Config, n: int) -> tuple[list[str], dict[
     return [clip["caption"] for clip in clips], truth
 
 
+SWEEP_SCALES = (0.0, 1.0, 3.0)  # guidance scales w of the card's sweep
+SWEEP_CAPTIONS = 8  # captions of the sweep, each drawn ...
+SWEEP_CLIPS = 8  # ... this many times
+
+
+def diversity(videos: Tensor) -> float:
+    """Mean distance between the video features of two different clips of ``videos`` ``(N, C, T, H, W)``:
+    how different clips drawn for one caption are from each other."""
+    feats = features.video_features(videos)
+    n = len(feats)
+    return (torch.cdist(feats, feats).sum() / (n * (n - 1))).item()
+
+
+def guidance_sweep(model: VideoDiffusion, scales: tuple[float, ...] = SWEEP_SCALES, *, seed: int = 0
+                   ) -> dict[str, float]:
+    """Classifier-free guidance traded against diversity: for each scale ``w``, ``SWEEP_CLIPS`` clips for each
+    of ``SWEEP_CAPTIONS`` test captions (the same noise at every ``w``). Keys ``caption_all_acc/w=<w>``
+    (all three attributes judged right) and ``diversity/w=<w>`` (:func:`diversity` within a caption,
+    averaged over the captions)."""
+    captions, truth = heldout_captions(model.config, SWEEP_CAPTIONS)
+    repeated = [text for text in captions for _ in range(SWEEP_CLIPS)]
+    truth = {name: values.repeat_interleave(SWEEP_CLIPS) for name, values in truth.items()}
+    scores = {}
+    for w in scales:
+        clips = diffusion.sample(model, len(repeated), seed=seed, caption=repeated, guidance=w)
+        scores[f"caption_all_acc/w={w:g}"] = round(caption_accuracy(clips, truth)["all"], 4)
+        spread = [diversity(group) for group in clips.split(SWEEP_CLIPS)]
+        scores[f"diversity/w={w:g}"] = round(sum(spread) / len(spread), 4)
+    return scores
+
+
 def evaluate(model: VideoDiffusion, n: int, *, seed: int = 0) -> dict[str, float]:
     """The model card's numbers, on ``n`` held-out clips.
 
@@ -61,7 +92,8 @@ def evaluate(model: VideoDiffusion, n: int, *, seed: int = 0) -> dict[str, float
     - the same scores of ``n`` unconditional clips (row ``diffusion_unconditional``);
     - ``caption_<attr>_acc/diffusion`` and ``.../real``: the judged attributes of the conditioned samples
       and of the real test clips against the captions (``attr``: shape, color, direction, all);
-      ``caption_<attr>_acc/chance``.
+      ``caption_<attr>_acc/chance``;
+    - :func:`guidance_sweep`: caption accuracy and diversity at several guidance scales.
     """
     if n < 1:
         raise ValueError(f"n must be a positive number of clips, got {n}.")
@@ -81,4 +113,5 @@ def evaluate(model: VideoDiffusion, n: int, *, seed: int = 0) -> dict[str, float
     chance = {name: 1.0 / k for name, k in ATTRIBUTES.items()}
     chance["all"] = chance["shape"] * chance["color"] * chance["direction"]
     scores.update({f"caption_{name}_acc/chance": round(p, 4) for name, p in chance.items()})
+    scores.update(guidance_sweep(model, seed=seed))
     return scores

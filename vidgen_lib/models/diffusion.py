@@ -250,18 +250,21 @@ def build(config: Config) -> VideoDiffusion:
 # --- training -------------------------------------------------------------------------------------
 
 def diffusion_loss(network: SpaceTimeUNet, x: Tensor, tokens: Tensor,
-                   generator: torch.Generator | None = None) -> Tensor:
-    """The denoising objective: mean squared error of ``v`` at a uniformly drawn time per clip.
+                   generator: torch.Generator | None = None, target: str = "v") -> Tensor:
+    """The denoising objective: mean squared error of the network's prediction of ``target`` (``"v"``, the
+    model's; or ``"eps"``, the noise) at a uniformly drawn time per clip.
 
     ``x`` ``(B, 3, T, H, W)`` in [-1, 1], ``tokens`` ``(B, L)``. Times are stratified over the batch (one
     per 1/B of [0, 1], randomly shifted; Kingma et al., "Variational Diffusion Models", 2021), which
     lowers the loss's variance without changing its mean."""
+    if target not in ("v", "eps"):
+        raise ValueError(f"target must be 'v' or 'eps', got {target!r}.")
     b = len(x)
     t = (torch.rand(1, generator=generator) + torch.arange(b) / b) % 1.0
     log_snr = cosine_log_snr(t).to(x.device)
     noise = torch.randn(x.shape, generator=generator).to(x.device)
     z = diffuse(x, log_snr, noise)
-    return F.mse_loss(network(z, log_snr, tokens), v_from(x, noise, log_snr))
+    return F.mse_loss(network(z, log_snr, tokens), v_from(x, noise, log_snr) if target == "v" else noise)
 
 
 def drop_captions(tokens: Tensor, rate: float, generator: torch.Generator | None = None) -> Tensor:

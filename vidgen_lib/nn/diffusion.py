@@ -101,7 +101,13 @@ def ddim_sample(denoise: Callable[[Tensor, Tensor], Tensor], noise: Tensor, step
         x = denoise(z, log_snr_t)
         if clip:
             x = x.clamp(-1.0, 1.0)
-        eps = eps_from_x(z, x, log_snr_t)
-        alpha_s, sigma_s = (_per_clip(v, z) for v in alpha_sigma(cosine_log_snr(s).expand(len(z))))
-        z = alpha_s * x + sigma_s * eps
+        z = ddim_step(z, x, log_snr_t, cosine_log_snr(s).expand(len(z)))
     return x
+
+
+def ddim_step(z: Tensor, x: Tensor, log_snr_t: Tensor, log_snr_s: Tensor) -> Tensor:
+    """One deterministic DDIM step (Song et al. 2021, Eq. 12, sigma = 0) from ``z_t`` to the less noisy
+    ``z_s``, given the predicted clean clips ``x``: keep the noise that ``x`` implies and re-mix it at ``s``,
+    ``z_s = alpha_s x + sigma_s (z_t - alpha_t x) / sigma_t``. ``log_snr_t``, ``log_snr_s``: ``(B,)``."""
+    alpha_s, sigma_s = (_per_clip(v, z) for v in alpha_sigma(log_snr_s))
+    return alpha_s * x + sigma_s * eps_from_x(z, x, log_snr_t)
