@@ -19,8 +19,8 @@ def per_clip(v: torch.Tensor) -> torch.Tensor:
 
 def test_checks_are_registered():
     checks = load_all()
-    expected = [ch11.check_noised, ch11.check_ddim_step, ch11.check_guided_v,
-                ch11.check_prediction_experiment]
+    expected = [ch11.check_noised, ch11.check_prediction_experiment, ch11.check_ddim_step,
+                ch11.check_guided_v]
     assert [checks[f"11.{i}"] for i in range(1, 5)] == expected
 
 
@@ -44,7 +44,7 @@ def test_noised_passes_the_reference_and_names_the_mistakes(capsys):
 
 def test_ddim_step_passes_the_reference_and_names_the_mistakes(capsys):
     ch11.check_ddim_step(ddim_step)
-    assert capsys.readouterr().out.startswith("✓ Exercise 11.2 passed")
+    assert capsys.readouterr().out.startswith("✓ Exercise 11.3 passed")
     with pytest.raises(ExerciseError, match="not implemented yet"):
         ch11.check_ddim_step(stub)
     with pytest.raises(ExerciseError, match="new"):
@@ -59,7 +59,7 @@ def test_ddim_step_passes_the_reference_and_names_the_mistakes(capsys):
 
 def test_guided_v_passes_the_reference_and_names_the_mistakes(capsys):
     ch11.check_guided_v(ch11.guided_v)
-    assert capsys.readouterr().out.startswith("✓ Exercise 11.3 passed")
+    assert capsys.readouterr().out.startswith("✓ Exercise 11.4 passed")
     with pytest.raises(ExerciseError, match="not implemented yet"):
         ch11.check_guided_v(stub)
     with pytest.raises(ExerciseError, match="ran once"):
@@ -77,10 +77,23 @@ def test_guided_v_passes_the_reference_and_names_the_mistakes(capsys):
 def test_prediction_experiment_checks_the_direction(capsys):
     results = {"eps": {0.5: 0.1, 0.99: 3.0}, "v": {0.5: 0.12, 0.99: 0.2}}
     assert ch11.check_prediction_experiment(lambda target: results[target]) == results
-    assert capsys.readouterr().out.startswith("✓ Exercise 11.4 passed")
+    assert capsys.readouterr().out.startswith("✓ Exercise 11.2 passed")
     with pytest.raises(ExerciseError, match="not implemented yet"):
         ch11.check_prediction_experiment(stub)
     with pytest.raises(ExerciseError, match="x_from_eps"):
         ch11.check_prediction_experiment(lambda target: {0.5: 0.1, 0.99: 0.2})
     with pytest.raises(ExerciseError, match="same times"):
         ch11.check_prediction_experiment(lambda target: results[target] if target == "v" else {0.9: 3.0})
+
+
+def test_the_experiments_reference_passes_its_check():
+    from vidgen_lib.models import diffusion
+
+    config = diffusion.Config(num_frames=4, frame_size=12, widths=(8, 16), heads=2, embed_dim=32,
+                              batch_size=4)
+    data = diffusion.dataset(config, num_videos=40)
+    clips = torch.stack([data[i]["video"] for i in range(40)]) * 2 - 1
+    tokens = diffusion.tokenize([data[i]["caption"] for i in range(40)])
+    experiment = ch11.x_error_experiment(config, clips, tokens, steps=5, times=(0.5, 0.99))
+    results = ch11.check_prediction_experiment(experiment)
+    assert set(results["v"]) == {0.5, 0.99}
