@@ -319,3 +319,32 @@ def _vpn_sample_frame() -> tuple[str, float]:
     context = torch.rand(4, 1, config.context, config.frame_size, config.frame_size)
     seconds = time_call(lambda: vpn.predict(model, context, 1, seed=0), repeats=2)
     return f"1 frame {config.frame_size}², 4 videos, pixel by pixel (after {config.context} frames)", seconds
+
+
+@benchmark("train/diffusion")
+def _diffusion_step() -> tuple[str, float]:
+    """One video diffusion step (the v-loss at one noise level per clip, then the weight average)."""
+    from vidgen_lib.models import diffusion
+
+    config = diffusion.Config.preset("tutorial")
+    model = diffusion.build(config)
+    data = diffusion.dataset(config, num_videos=config.batch_size)
+    batch = {"video": torch.stack([data[i]["video"] for i in range(config.batch_size)]),
+             "caption": [data[i]["caption"] for i in range(config.batch_size)]}
+    optimizers = {"model": torch.optim.Adam(model.network.parameters(), lr=config.lr)}
+    seconds = _time_training_step(diffusion, model, optimizers, batch, grad_clip=1.0)
+    return f"1 step, {config.batch_size} clips {config.num_frames}x{config.frame_size}²", seconds
+
+
+@benchmark("sample/diffusion")
+def _diffusion_sample_clip() -> tuple[str, float]:
+    """One clip drawn for a caption: DDIM, guided (two network evaluations per step), tutorial config."""
+    import vidgen_lib
+    from vidgen_lib.models import diffusion
+
+    config = diffusion.Config.preset("tutorial")
+    model = diffusion.build(config).to(vidgen_lib.device()).eval()
+    caption = "a red circle moves left"
+    seconds = time_call(lambda: diffusion.sample(model, 1, seed=0, caption=caption), repeats=2)
+    return (f"1 clip {config.num_frames}x{config.frame_size}², {config.sample_steps} DDIM steps, "
+            f"guidance w = {config.guidance:g}"), seconds
