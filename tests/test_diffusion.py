@@ -129,3 +129,15 @@ def test_the_judge_reads_real_clips_and_chance_is_what_it_says():
     assert accuracy["all"] >= 0.9
     shuffled = {name: values.roll(1) for name, values in truth.items()}
     assert measure.caption_accuracy(real, shuffled)["all"] < 0.5
+
+
+def test_many_clips_are_drawn_in_chunks_each_with_its_own_captions():
+    model = build(tiny()).eval()
+    captions = ["a red circle moves left", ""] * 35  # 70 clips: two chunks of at most 64
+    clips = diffusion.sample(model, 70, seed=2, caption=captions, steps=1)
+    assert clips.shape == (70, 3, 4, 8, 8)
+    assert torch.equal(clips[64:66], diffusion.sample(model, 70, seed=2, caption=captions, steps=1)[64:66])
+    noise = torch.randn(70, 3, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+    alone = diffusion.sample_from_noise(model, noise[65:66], captions[65:66], steps=1)
+    together = diffusion.sample_from_noise(model, noise, captions, steps=1)
+    assert torch.allclose(alone[0], together[65], atol=1e-5)  # clip 65 got its own (empty) caption

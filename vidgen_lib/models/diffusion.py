@@ -85,6 +85,11 @@ class Config:
         if not 0.0 <= self.caption_dropout < 1.0:
             raise ValueError(f"caption_dropout must be in [0, 1), got {self.caption_dropout}.")
 
+    @property
+    def channels(self) -> int:
+        """RGB clips: the world of moving shapes is in colour."""
+        return 3
+
     @classmethod
     def preset(cls, name: str) -> Config:
         """``"tutorial"``: trains on one CPU thread in under an hour; ``"full"``: wider and longer (GPU)."""
@@ -322,20 +327,22 @@ def sample_from_noise(model: VideoDiffusion, noise: Tensor, captions: list[str],
     if len(captions) != len(noise):
         raise ValueError(f"got {len(captions)} captions for {len(noise)} clips; give one per clip.")
     device = model_device(model)
-    tokens = tokenize(captions).to(device)
-    empty = torch.zeros_like(tokens)
-    conditioned = tokens.any(dim=1)
 
-    def denoise(z: Tensor, log_snr: Tensor) -> Tensor:
-        v = model.network_ema(z, log_snr, tokens)
-        if w and conditioned.any():  # guidance only for the clips that have a caption
-            v_empty = model.network_ema(z, log_snr, empty)
-            v = torch.where(conditioned[:, None, None, None, None], guided(v, v_empty, w), v)
-        return x_from_v(z, v, log_snr)
+    def draw(noise: Tensor, tokens: Tensor) -> Tensor:  # one chunk of clips and their captions
+        conditioned = tokens.any(dim=1)
+
+        def denoise(z: Tensor, log_snr: Tensor) -> Tensor:
+            v = model.network_ema(z, log_snr, tokens)
+            if w and conditioned.any():  # guidance only for the clips that have a caption
+                v_empty = model.network_ema(z, log_snr, torch.zeros_like(tokens))
+                v = torch.where(conditioned[:, None, None, None, None], guided(v, v_empty, w), v)
+            return x_from_v(z, v, log_snr)
+
+        return ddim_sample(denoise, noise.to(device), steps or config.sample_steps)
 
     with eval_mode(model), torch.no_grad():
-        clips = [ddim_sample(denoise, chunk.to(device), steps or config.sample_steps)
-                 for chunk in noise.split(64)]
+        chunks = zip(noise.split(64), tokenize(captions).split(64))
+        clips = [draw(chunk, words.to(device)) for chunk, words in chunks]
     return ((torch.cat(clips) + 1.0) / 2.0).clamp(0.0, 1.0).cpu()
 
 
