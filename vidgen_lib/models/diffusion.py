@@ -46,6 +46,7 @@ from vidgen_lib.nn.diffusion import cosine_log_snr, ddim_sample, diffuse, guided
 from vidgen_lib.nn.ema import ema_update
 from vidgen_lib.runtime import eval_mode, model_device, rng, seed_everything
 from vidgen_lib.train import Trainer, TrainingSnapshots, batches, run
+from vidgen_lib.video import fold_time, from_signed, to_signed, unfold_time
 
 CHECKPOINT = "diffusion"
 #: Every word a caption of the moving-shapes world uses; id 0 is padding (and the empty caption).
@@ -92,7 +93,7 @@ class Config:
 
     @classmethod
     def preset(cls, name: str) -> Config:
-        """``"tutorial"``: trains on one CPU thread in under an hour; ``"full"``: wider and longer (GPU)."""
+        """``"tutorial"``: about an hour on two CPU threads; ``"full"``: wider and longer (GPU)."""
         if name == "tutorial":
             return cls()
         if name == "full":
@@ -170,10 +171,10 @@ class SpaceTimeBlock(nn.Module):
 
     def forward(self, x: Tensor, embedding: Tensor, frames: int, independent_frames: bool = False) -> Tensor:
         """``x`` ``(B·T, C_in, H, W)`` with T = ``frames`` -> ``(B·T, C_out, H, W)``."""
-        video = rearrange(self.res(x, embedding), "(b t) c h w -> b c t h w", t=frames)
+        video = unfold_time(self.res(x, embedding), len(x) // frames)
         if self.spatial is not None:
             video = self.spatial(video)
-        return rearrange(self.temporal(video, independent_frames), "b c t h w -> (b t) c h w")
+        return fold_time(self.temporal(video, independent_frames))
 
 
 class SpaceTimeUNet(nn.Module):
@@ -216,7 +217,7 @@ class SpaceTimeUNet(nn.Module):
         t = z.shape[2]
         embedding = self.embed_noise(noise_level_embedding(log_snr, self.config.embed_dim))
         embedding = (embedding + self.caption_embedding(tokens)).repeat_interleave(t, dim=0)  # per frame
-        h, skips = self.stem(rearrange(z, "b c t h w -> (b t) c h w")), []
+        h, skips = self.stem(fold_time(z)), []
         for i, block in enumerate(self.down):
             h = block(h, embedding, t, independent_frames)
             skips.append(h)
@@ -227,7 +228,7 @@ class SpaceTimeUNet(nn.Module):
             h = self.up[i](torch.cat([h, skips[i]], dim=1), embedding, t, independent_frames)
             if i > 0:  # to the next width up: twice the frame size
                 h = self.upsample[i - 1](F.interpolate(h, scale_factor=2, mode="nearest"))
-        return rearrange(self.head(h), "(b t) c h w -> b c t h w", t=t)
+        return unfold_time(self.head(h), len(z))
 
 
 class VideoDiffusion(nn.Module):
@@ -281,7 +282,7 @@ def drop_captions(tokens: Tensor, rate: float, generator: torch.Generator | None
 def training_step(model: VideoDiffusion, trainer: Trainer, batch: dict) -> dict[str, float]:
     """One step: the v-loss on a batch of clips with captions (some dropped), then the weight average."""
     device = model_device(model)
-    x = batch["video"].to(device) * 2.0 - 1.0  # [0, 1] -> [-1, 1]
+    x = to_signed(batch["video"].to(device))  # [0, 1] -> [-1, 1]
     tokens = drop_captions(tokenize(batch["caption"]), model.config.caption_dropout).to(device)
     loss = trainer.update("model", diffusion_loss(model.network, x, tokens))
     model.update_ema()
@@ -343,7 +344,7 @@ def sample_from_noise(model: VideoDiffusion, noise: Tensor, captions: list[str],
     with eval_mode(model), torch.no_grad():
         chunks = zip(noise.split(64), tokenize(captions).split(64))
         clips = [draw(chunk, words.to(device)) for chunk, words in chunks]
-    return ((torch.cat(clips) + 1.0) / 2.0).clamp(0.0, 1.0).cpu()
+    return from_signed(torch.cat(clips)).clamp(0.0, 1.0).cpu()
 
 
 def sample(model: VideoDiffusion, n: int, *, seed: int | None = None, caption: str | list[str] = "",
