@@ -136,11 +136,10 @@ def train(name: str, profile: str | None, steps: int | None, out: Path, seed: in
     Started by ``torchrun``, every process trains (see :mod:`vidgen_lib.train`) and rank 0 alone
     measures the model and writes the checkpoint and card.
     """
-    import torch
 
     from vidgen_lib import evaluation
     from vidgen_lib.checkpoints import half_precision
-    from vidgen_lib.runtime import init_distributed
+    from vidgen_lib.runtime import end_distributed_process, init_distributed
 
     module = get_model(name)
     positive(steps, "--steps")
@@ -151,23 +150,19 @@ def train(name: str, profile: str | None, steps: int | None, out: Path, seed: in
     time_limit_s = 60 * minutes if minutes is not None else None
     start = time.perf_counter()
     rank, processes = init_distributed()
-    try:
-        model, metrics = module.train(config, steps, run_dir=out / "runs" / name, seed=seed,
-                                      time_limit_s=time_limit_s)
-        if rank == 0:
-            steps_done = int(metrics.pop("steps", steps))
-            weights = half_precision(model.state_dict())
-            model.load_state_dict(weights)  # the card measures the weights as they are shipped
-            if config.eval_videos > 0:
-                metrics.update(evaluation.evaluate(name, model, config.eval_videos, seed=seed))
-            write_card(weights, out, name, dataclasses.replace(config, steps=steps_done), steps_done, start,
-                       metrics, argv, notes="Weights stored in float16; the metrics were measured with them.")
-        if processes > 1:  # every process leaves the group together, once rank 0 has written the files
-            torch.distributed.barrier()
-        return 0
-    finally:
-        if processes > 1:  # leave the group before the process ends (gloo aborts a process that does not)
-            torch.distributed.destroy_process_group()
+    model, metrics = module.train(config, steps, run_dir=out / "runs" / name, seed=seed,
+                                  time_limit_s=time_limit_s)
+    if rank == 0:
+        steps_done = int(metrics.pop("steps", steps))
+        weights = half_precision(model.state_dict())
+        model.load_state_dict(weights)  # the card measures the weights as they are shipped
+        if config.eval_videos > 0:
+            metrics.update(evaluation.evaluate(name, model, config.eval_videos, seed=seed))
+        write_card(weights, out, name, dataclasses.replace(config, steps=steps_done), steps_done, start,
+                   metrics, argv, notes="Weights stored in float16; the metrics were measured with them.")
+    if processes > 1:
+        end_distributed_process()  # all processes wait for rank 0's files, then exit together
+    return 0
 
 
 def with_overrides(config, overrides: list[str]):
