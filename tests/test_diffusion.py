@@ -141,3 +141,33 @@ def test_many_clips_are_drawn_in_chunks_each_with_its_own_captions():
     alone = diffusion.sample_from_noise(model, noise[65:66], captions[65:66], steps=1)
     together = diffusion.sample_from_noise(model, noise, captions, steps=1)
     assert torch.allclose(alone[0], together[65], atol=1e-5)  # clip 65 got its own (empty) caption
+
+
+def test_joint_training_adds_image_stacks_whose_frames_are_denoised_alone():
+    """Sec. 3's joint training: with ``joint_images`` per video, the batch's extra clips go through the
+    network with temporal attention masked, the videos without, and the loss averages over all clips."""
+    config = dataclasses.replace(tiny(), frame_size=12, batch_size=4, joint_images=3, caption_dropout=0.0)
+    assert config.image_stacks == 3  # 4 videos x 3 images = 12 frames: 3 clips of 4 frames
+    with pytest.raises(ValueError, match="joint_images"):
+        dataclasses.replace(tiny(), joint_images=-1)
+    model = build(config)
+    data = diffusion.dataset(config, num_videos=config.batch_size + config.image_stacks)
+    batch = {"video": torch.stack([data[i]["video"] for i in range(len(data))]),
+             "caption": [data[i]["caption"] for i in range(len(data))]}
+    calls = []
+    forward = model.network.forward
+    model.network.forward = lambda z, *args: calls.append((len(z), args[-1])) or forward(z, *args)
+    frozen = torch.optim.SGD(model.network.parameters(), lr=0.0)
+    torch.manual_seed(0)
+    trainer = diffusion.Trainer({"model": model}, {"model": frozen}, progress=False)
+    loss = diffusion.training_step(model, trainer, batch)["loss"]
+    assert calls == [(4, False), (3, True)]  # the videos, then the image stacks
+    # The loss is the clip-weighted mean of the two, recomputed with the same random draws.
+    model.network.forward = forward
+    torch.manual_seed(0)
+    torch.rand(7)  # the caption-dropout draw
+    x, tokens = batch["video"] * 2 - 1, tokenize(batch["caption"])
+    videos = diffusion_loss(model.network, x[:4], tokens[:4]).item()
+    images = diffusion_loss(model.network, x[4:], tokens[4:], independent_frames=True).item()
+    assert loss == pytest.approx((4 * videos + 3 * images) / 7, rel=1e-5)
+    assert images != pytest.approx(videos, rel=1e-3)

@@ -23,8 +23,8 @@ Ho, Salimans, Gritsenko, Chan, Norouzi, Fleet, "Video Diffusion Models", NeurIPS
 Deviations (tabled in ``notebooks/11_video_diffusion.ipynb``): a three-level U-Net a few hundred
 thousand parameters wide (paper: hundreds of millions); spatial attention only at the lowest resolution
 (paper: several); captions of the toy world embedded word by word (paper: BERT embeddings of text);
-no joint training on single images (the network supports it, ``independent_frames``, but it is not
-part of the recipe); no cascade of super-resolution models.
+joint training on videos and single images is a switch (``joint_images``, off in the shipped recipe,
+measured in the chapter); no cascade of super-resolution models.
 """
 from __future__ import annotations
 
@@ -73,7 +73,8 @@ class Config:
     batch_size: int = 16
     steps: int = 5000
     train_videos: int = 20000
-    eval_videos: int = 256
+    eval_videos: int = 1024
+    joint_images: int = 0  # extra single frames per training clip, temporal attention masked (Sec. 3)
 
     def __post_init__(self) -> None:
         self.widths = tuple(self.widths)  # a JSON card gives a list
@@ -83,6 +84,8 @@ class Config:
         if any(w % self.heads or w % 8 for w in self.widths):
             raise ValueError(f"every width must be a multiple of 8 (group norm) and of heads={self.heads}, "
                              f"got widths={self.widths}.")
+        if self.joint_images < 0:
+            raise ValueError(f"joint_images must be 0 (videos only) or more, got {self.joint_images}.")
         if not 0.0 <= self.caption_dropout < 1.0:
             raise ValueError(f"caption_dropout must be in [0, 1), got {self.caption_dropout}.")
 
@@ -90,6 +93,12 @@ class Config:
     def channels(self) -> int:
         """RGB clips: the world of moving shapes is in colour."""
         return 3
+
+    @property
+    def image_stacks(self) -> int:
+        """Clips per batch whose frames are trained as single images: ``joint_images`` per video, rounded
+        up to whole clips of ``num_frames`` frames."""
+        return math.ceil(self.batch_size * self.joint_images / self.num_frames)
 
     @classmethod
     def preset(cls, name: str) -> Config:
@@ -256,13 +265,15 @@ def build(config: Config) -> VideoDiffusion:
 # --- training -------------------------------------------------------------------------------------
 
 def diffusion_loss(network: SpaceTimeUNet, x: Tensor, tokens: Tensor,
-                   generator: torch.Generator | None = None, target: str = "v") -> Tensor:
+                   generator: torch.Generator | None = None, target: str = "v",
+                   independent_frames: bool = False) -> Tensor:
     """The denoising objective: mean squared error of the network's prediction of ``target`` (``"v"``, the
     model's; or ``"eps"``, the noise) at a uniformly drawn time per clip.
 
     ``x`` ``(B, 3, T, H, W)`` in [-1, 1], ``tokens`` ``(B, L)``. Times are stratified over the batch (one
     per 1/B of [0, 1], randomly shifted; Kingma et al., "Variational Diffusion Models", 2021), which
-    lowers the loss's variance without changing its mean."""
+    lowers the loss's variance without changing its mean. ``independent_frames``: the clips are stacks of
+    single images (temporal attention masked)."""
     if target not in ("v", "eps"):
         raise ValueError(f"target must be 'v' or 'eps', got {target!r}.")
     b = len(x)
@@ -270,7 +281,8 @@ def diffusion_loss(network: SpaceTimeUNet, x: Tensor, tokens: Tensor,
     log_snr = cosine_log_snr(t).to(x.device)
     noise = torch.randn(x.shape, generator=generator).to(x.device)
     z = diffuse(x, log_snr, noise)
-    return F.mse_loss(network(z, log_snr, tokens), v_from(x, noise, log_snr) if target == "v" else noise)
+    prediction = network(z, log_snr, tokens, independent_frames)
+    return F.mse_loss(prediction, v_from(x, noise, log_snr) if target == "v" else noise)
 
 
 def drop_captions(tokens: Tensor, rate: float, generator: torch.Generator | None = None) -> Tensor:
@@ -280,11 +292,20 @@ def drop_captions(tokens: Tensor, rate: float, generator: torch.Generator | None
 
 
 def training_step(model: VideoDiffusion, trainer: Trainer, batch: dict) -> dict[str, float]:
-    """One step: the v-loss on a batch of clips with captions (some dropped), then the weight average."""
+    """One step: the v-loss on a batch of clips with captions (some dropped), then the weight average.
+
+    With ``joint_images`` (Sec. 3's joint training), the batch's last ``config.image_stacks`` clips are
+    stacks of single images: temporal attention is masked, so each frame is denoised on its own (with its
+    clip's caption), and the loss is the mean over all clips, videos and image stacks."""
     device = model_device(model)
     x = to_signed(batch["video"].to(device))  # [0, 1] -> [-1, 1]
     tokens = drop_captions(tokenize(batch["caption"]), model.config.caption_dropout).to(device)
-    loss = trainer.update("model", diffusion_loss(model.network, x, tokens))
+    videos = model.config.batch_size
+    loss = diffusion_loss(model.network, x[:videos], tokens[:videos])
+    if len(x) > videos:
+        images = diffusion_loss(model.network, x[videos:], tokens[videos:], independent_frames=True)
+        loss = (videos * loss + (len(x) - videos) * images) / len(x)
+    loss = trainer.update("model", loss)
     model.update_ema()
     return {"loss": loss}
 
@@ -306,7 +327,7 @@ def train(config: Config, steps: int | None = None, *, run_dir: str | Path | Non
     captions = snapshot_captions()
     noise = torch.randn(SNAPSHOT_SAMPLES, 3, config.num_frames, config.frame_size, config.frame_size,
                         generator=rng(1234))
-    data = batches(dataset(config), config.batch_size)
+    data = batches(dataset(config), config.batch_size + config.image_stacks)
     return run(model, optimizers, training_step, data, config.steps if steps is None else steps,
                run_dir=run_dir, seed=seed, progress=progress, time_limit_s=time_limit_s, grad_clip=1.0,
                snapshot=lambda: sample_from_noise(model, noise, captions))
