@@ -136,7 +136,6 @@ def train(name: str, profile: str | None, steps: int | None, out: Path, seed: in
     Started by ``torchrun``, every process trains (see :mod:`vidgen_lib.train`) and rank 0 alone
     measures the model and writes the checkpoint and card.
     """
-
     from vidgen_lib import evaluation
     from vidgen_lib.checkpoints import half_precision
     from vidgen_lib.runtime import end_distributed_process, init_distributed
