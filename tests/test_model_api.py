@@ -16,6 +16,13 @@ from vidgen_lib.checkpoints import config_dict, read_card
 NAMES = models.available()
 GENERATORS = [name for name in NAMES if hasattr(models.get(name), "sample")]
 PREDICTORS = [name for name in NAMES if hasattr(models.get(name), "predict")]
+CODECS = [name for name in NAMES if hasattr(models.get(name), "compress")]
+
+
+def test_every_model_is_of_exactly_one_kind():
+    kinds = {name: [kind for kind in models.KINDS if hasattr(models.get(name), kind)] for name in NAMES}
+    assert {name: len(found) for name, found in kinds.items()} == {name: 1 for name in NAMES}, kinds
+    assert GENERATORS and PREDICTORS and CODECS
 
 
 def parameters(fn) -> list[tuple[str, object, object]]:
@@ -43,6 +50,9 @@ def test_one_signature_for_every_api_function(name):
                                                                    ("seed", K, 0)]
     if hasattr(module, "sample"):
         assert parameters(module.sample)[:3] == [("model", P, E), ("n", P, E), ("seed", K, None)]
+    elif hasattr(module, "compress"):
+        assert parameters(module.compress) == [("model", P, E), ("videos", P, E)]
+        assert parameters(module.decompress) == [("model", P, E), ("data", P, E), ("shape", P, E)]
     else:
         assert parameters(module.predict)[:3] == [("model", P, E), ("context", P, E), ("horizon", P, E)]
         assert ("seed", K, None) in parameters(module.predict)
@@ -121,3 +131,27 @@ def test_predict_names_what_is_wrong_with_bad_input(name, shipped):
         _predict(name, model, big, horizon, condition)
     with pytest.raises(ValueError, match="channels|grey"):
         _predict(name, model, context.repeat(1, 2, 1, 1, 1), horizon, condition)  # a channel too many
+
+
+@pytest.mark.parametrize("name", CODECS)
+def test_a_codec_writes_bytes_its_decoder_turns_back_into_clips_of_the_same_shape(name, shipped):
+    module, model = models.get(name), shipped[name]
+    c = model.config
+    shape = (2, c.channels, c.num_frames, c.frame_size, c.frame_size)
+    videos = torch.rand(shape, generator=torch.Generator().manual_seed(0))
+    data, shape = module.compress(model, videos)
+    assert isinstance(data, bytes) and len(data) > 0 and data == module.compress(model, videos)[0]
+    decoded = module.decompress(model, data, shape)
+    assert decoded.shape == videos.shape and 0 <= decoded.min() and decoded.max() <= 1
+    assert len(module.compress(model, videos[:1])[0]) < len(data)  # one clip costs fewer bytes than two
+
+
+@pytest.mark.parametrize("name", CODECS)
+def test_compress_names_what_is_wrong_with_bad_input(name, shipped):
+    module, model = models.get(name), shipped[name]
+    c = model.config
+    videos = torch.rand(1, c.channels, c.num_frames, c.frame_size, c.frame_size)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        module.compress(model, videos * 2 - 1)
+    with pytest.raises(ValueError, match="channels|shape"):
+        module.compress(model, videos.repeat(1, 2, 1, 1, 1))

@@ -72,6 +72,13 @@ def _vpn(name: str) -> Entry:
     ))
 
 
+def _graph_net(name: str) -> Entry:
+    return Entry("graph network", "bouncing balls, 3 balls (states)", "rollout of 14 steps", (
+        Score("ball position error, step 14", f"position_error_step14/{name}", "lower", "constant velocity",
+              "position_error_step14/constant_velocity"),
+    ))
+
+
 #: model name -> what the board shows of it. A chapter that registers a model adds it here.
 ENTRIES: dict[str, Entry] = {
     "vgan": _gan("vgan"),
@@ -106,6 +113,20 @@ ENTRIES: dict[str, Entry] = {
         Score("FVD of motion", "fvd_motion/diffusion", "lower", FROZEN, "fvd_motion/static"),
         Score("clips with all 3 attributes right", "caption_all_acc/diffusion", "higher", "chance",
               "caption_all_acc/chance"),
+    )),
+    "codec": Entry("codec", "moving digits 16x32x32", "compression at the card's PSNR", (
+        Score("bits per pixel", "bpp/codec", "lower", "quantise + zlib per frame, same PSNR",
+              "bpp/intra_zlib"),
+        Score("bits per pixel", "bpp/codec", "lower", "keyframe + residuals + zlib, same PSNR",
+              "bpp/keyframe_residuals_zlib"),
+    )),
+    "interaction_net": _graph_net("interaction_net"),
+    "interaction_net_no_edges": _graph_net("interaction_net_no_edges"),
+    "sound_to_video": Entry("conditional predictor", "one sounding ball 32x32", "sound to 14 frames", (
+        Score("ball position error (px)", "position_error_px/sound_to_video", "lower", "copy last frame",
+              "position_error_px/copy_last"),
+        Score("ball position error (px)", "position_error_px/sound_to_video", "lower",
+              "the same model, shuffled audio", "position_error_px/shuffled"),
     )),
 }
 
@@ -175,12 +196,18 @@ def rows(names: list[str] | None = None) -> list[dict]:
 
 
 def sampling_seconds(name: str, clips: int = 4, repeats: int = 3) -> float:
-    """Seconds per clip that shipped model ``name`` takes to sample (a generator) or to predict a
-    held-out clip's future (a predictor) on the CPU, one thread: the best of ``repeats`` runs."""
+    """Seconds per clip that shipped model ``name`` takes to sample (a generator), to predict a held-out
+    clip's future (a predictor) or to compress and decompress a clip (a codec; random clips of the right
+    shape) on the CPU, one thread: the best of ``repeats`` runs."""
     module = models.get(name)
     model = module.load_pretrained("cpu")
     if hasattr(module, "sample"):
         run = lambda: module.sample(model, clips, seed=0)  # noqa: E731
+    elif hasattr(module, "compress"):  # a codec: encode and decode clips of its shape
+        c = model.config
+        videos = torch.rand(clips, c.channels, c.num_frames, c.frame_size, c.frame_size,
+                            generator=torch.Generator().manual_seed(0))
+        run = lambda: module.decompress(model, *module.compress(model, videos))  # noqa: E731
     else:
         context, future, condition = module.prediction_task(model, clips)
         run = lambda: module.predict(model, context, future.shape[2], seed=0, **condition)  # noqa: E731

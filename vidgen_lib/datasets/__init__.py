@@ -19,6 +19,7 @@ from vidgen_lib.datasets.digits import MovingDigits, load_digit_sprites, read_id
 from vidgen_lib.datasets.scenes import LABELS, TexturedShapes
 from vidgen_lib.datasets.shapes import (ACTIONS, COLORS, DIRECTIONS, SHAPES, ActionShapes, MovingShapes,
                                         apply_actions)
+from vidgen_lib.datasets.sounds import SoundingBalls
 
 #: Every dataset by name.
 DATASETS: dict[str, type[SyntheticVideos]] = {
@@ -41,5 +42,5 @@ def video_batch(dataset: SyntheticVideos, n: int, start: int = 0) -> torch.Tenso
 __all__ = [
     "MovingDigits", "BouncingBalls", "MovingShapes", "ActionShapes", "TexturedShapes", "load_digit_sprites",
     "read_idx", "apply_actions", "video_batch", "DATASETS", "SPLITS", "SHAPES", "COLORS",
-    "DIRECTIONS", "ACTIONS", "LABELS",
+    "DIRECTIONS", "ACTIONS", "LABELS", "SoundingBalls",
 ]

@@ -7,7 +7,9 @@
 - one module per model whose measurements are its own (``vgan``: the background; ``mocogan``: the
   content/motion decomposition; ``tdvae``: identity and direction of rollouts; ``dvg``: where the
   agent is; ``vpn``: nats per frame; ``vid2vid``: quality, temporal consistency, edits; ``videobert``: text
-  to video, retrieval, forecasting; ``diffusion``: do clips show their captions), each with
+  to video, retrieval, forecasting; ``diffusion``: do clips show their captions;
+  ``codec``: rate and distortion of real bytes; ``interaction_net``: rollout error and energy;
+  ``sound_to_video``: does the ball go where the sound says), each with
   ``evaluate(model, n, *, seed=0) -> dict``: the numbers of the model card.
 
 This package sits above the models: it imports them, they never import it.
@@ -36,6 +38,10 @@ _MEASUREMENTS = {
     "vid2vid_no_warp": "vidgen_lib.evaluation.vid2vid",
     "videobert": "vidgen_lib.evaluation.videobert",
     "diffusion": "vidgen_lib.evaluation.diffusion",
+    "codec": "vidgen_lib.evaluation.codec",
+    "interaction_net": "vidgen_lib.evaluation.interaction_net",
+    "interaction_net_no_edges": "vidgen_lib.evaluation.interaction_net",
+    "sound_to_video": "vidgen_lib.evaluation.sound_to_video",
 }
 
 

@@ -234,7 +234,7 @@ def evaluate_models(
 
     Returns:
         ``{name: {"n", "fvd", "kvd", "acd"}}`` for the models measured, and ``{name: reason}`` (a
-        string) for those skipped: no checkpoint yet, a predictor, or samples of another shape.
+        string) for those skipped: no checkpoint yet, a predictor, a codec, or samples of another shape.
     """
     results: dict[str, dict[str, float] | str] = {}
     for name in models.available() if names is None else names:
@@ -242,6 +242,9 @@ def evaluate_models(
             results[name] = "no checkpoint yet"
             continue
         module = models.get(name)
+        if hasattr(module, "compress"):
+            results[name] = "a codec: measured in its own chapter (bits per pixel and PSNR)"
+            continue
         if not hasattr(module, "sample"):
             results[name] = "a predictor: measured in its own chapter (PSNR, SSIM or nats/frame)"
             continue

@@ -13,7 +13,9 @@ Each module ``vidgen_lib.models.<name>`` exposes, with exactly these signatures
 - ``load_pretrained(device=None, *, path=None)``: the shipped checkpoint ``data/checkpoints/<name>.pt``;
 - generators: ``sample(model, n, *, seed=None, **condition) -> (n, C, T, H, W)`` in [0, 1];
   predictors: ``predict(model, context, horizon, *, seed=None, **condition) -> (B, C, horizon, H, W)``
-  and ``prediction_task(model, n) -> (context, future, condition)``, n held-out clips of the model's world.
+  and ``prediction_task(model, n) -> (context, future, condition)``, n held-out clips of the model's world;
+- codecs: ``compress(model, videos) -> (bytes, shape)`` and ``decompress(model, data, shape) -> videos``
+  ``(B, C, T, H, W)`` in [0, 1], the decoder's reconstruction of what was compressed.
 
 ``get(name)`` returns the module; ``available()`` lists the names.
 """
@@ -35,9 +37,14 @@ _REGISTRY: dict[str, str | ModuleType] = {
     "vid2vid_no_warp": "vidgen_lib.models.vid2vid_no_warp",
     "videobert": "vidgen_lib.models.videobert",
     "diffusion": "vidgen_lib.models.diffusion",
+    "codec": "vidgen_lib.models.codec",
+    "interaction_net": "vidgen_lib.models.interaction_net",
+    "interaction_net_no_edges": "vidgen_lib.models.interaction_net_no_edges",
+    "sound_to_video": "vidgen_lib.models.sound_to_video",
 }
 
 REQUIRED = ("Config", "build", "training_step", "train", "load_pretrained")
+KINDS = ("sample", "predict", "compress")  # a generator, a predictor, a codec
 
 
 def register(name: str, module: str | ModuleType) -> None:
@@ -59,7 +66,7 @@ def get(name: str) -> ModuleType:
     if isinstance(module, str):
         module = importlib.import_module(module)
     missing = [attr for attr in REQUIRED if not hasattr(module, attr)]
-    if missing or not (hasattr(module, "sample") or hasattr(module, "predict")):
-        raise TypeError(f"Model module {module.__name__} lacks {missing or ['sample or predict']}: "
+    if missing or not any(hasattr(module, kind) for kind in KINDS):
+        raise TypeError(f"Model module {module.__name__} lacks {missing or ['sample, predict or compress']}: "
                         "see vidgen_lib.models for the API every model follows.")
     return module

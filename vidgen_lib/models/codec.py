@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+import vidgen_lib
 from vidgen_lib.checkpoints import load_model
 from vidgen_lib.datasets import MovingDigits
 from vidgen_lib.nn.entropy import LIKELIHOOD_BOUND, FactorizedPrior, decode, encode
@@ -53,11 +54,11 @@ class Config:
     width: int = 32  # N, the channels of the hidden layers
     latent_channels: int = 8  # C, the channels of the latents y (C, T/2, H/4, W/4)
     prior_filters: tuple[int, ...] = (3, 3, 3)  # hidden widths of each channel's CDF network (2018: 3, 3, 3)
-    lmbda: float = 100.0  # the weight of the distortion (MSE on [0, 1] pixels) against bits per pixel
-    lr: float = 3e-3  # Adam, for the transforms (the papers: 1e-4, for millions of steps)
+    lmbda: float = 300.0  # the weight of the distortion (MSE on [0, 1] pixels) against bits per pixel
+    lr: float = 1e-3  # Adam, for the transforms (the papers: 1e-4, for millions of steps; 3e-3 stalls here)
     prior_lr: float = 1e-2  # Adam, for the prior's CDF networks
     batch_size: int = 16
-    steps: int = 3000
+    steps: int = 4000
     num_digits: int = 1
     train_videos: int = 60_000
     eval_videos: int = 256  # held-out clips of the rate–distortion numbers
@@ -276,3 +277,18 @@ def load_pretrained(device: torch.device | str | None = None, *,
     """The shipped checkpoint ``data/checkpoints/codec.pt`` (or ``path``), built from its card's config, in
     eval mode. Raises FileNotFoundError (saying how to train it) or CheckpointError (not as its card says)."""
     return load_model("codec", Config, build, device, path)
+
+
+def curve_paths() -> list[Path]:
+    """The shipped points of the rate–distortion curve: ``data/checkpoints/codec.pt`` and every
+    ``data/checkpoints/codec_curve/lmbda_<lmbda>/codec.pt``, each written by ``python -m vidgen_lib train
+    codec --set lmbda=<lmbda> --out data/checkpoints/codec_curve/lmbda_<lmbda>``."""
+    main = vidgen_lib.CHECKPOINT_DIR / "codec.pt"
+    return [main, *sorted((vidgen_lib.CHECKPOINT_DIR / "codec_curve").glob("lmbda_*/codec.pt"))]
+
+
+def load_curve(device: torch.device | str | None = None) -> dict[float, VideoCodec]:
+    """Every shipped codec of :func:`curve_paths`, each checked against its card, keyed by its ``lmbda``
+    and sorted from the fewest bits to the most."""
+    codecs = [load_pretrained(device, path=path) for path in curve_paths()]
+    return {model.config.lmbda: model for model in sorted(codecs, key=lambda model: model.config.lmbda)}

@@ -60,6 +60,7 @@ class Config:
     effect_dim: int = 64  # size of an effect (paper: 50)
     object_width: int = 128  # hidden width of phi_O (paper: 100)
     use_edges: bool = True  # False: effects are zero, a per-ball MLP baseline
+    noise: float = 0.0  # std of the noise on training inputs, in units of speed (see one_step_loss)
     batch_size: int = 64  # clips per step (each gives num_frames - 1 transitions)
     lr: float = 3e-3  # at 1,000 steps, half the one-step loss of 1e-3
     train_videos: int = 5_000  # training clips, simulated once at the start of training
@@ -137,24 +138,31 @@ def next_state(model: InteractionNetwork, positions: Tensor, velocities: Tensor)
 
 # --- the loss -----------------------------------------------------------------------------------
 
-def one_step_loss(model: InteractionNetwork, positions: Tensor, velocities: Tensor) -> Tensor:
+def one_step_loss(model: InteractionNetwork, positions: Tensor, velocities: Tensor,
+                  noise: float = 0.0) -> Tensor:
     """Teacher-forced one-step loss: every frame of the true clips predicts the next one.
 
     Args:
         positions, velocities: (B, T, n, 2), true states of T consecutive frames.
+        noise: the standard deviation, in units of ``speed``, of Gaussian noise added to the input states
+            (Battaglia et al. 2016, Sec. 4). The target stays the true next state, so the network learns
+            to pull a state that has strayed back: in a rollout its own errors are such noise.
     Returns:
         the mean squared error of the predicted change (B·(T-1) transitions, n balls, 4 numbers each), in
         units of ``speed``: equal to that of the next state ``(x', v')`` divided by ``speed``.
     """
     x, v = (rearrange(s[:, :-1], "b t n d -> (b t) n d") for s in (positions, velocities))
     x_next, v_next = (rearrange(s[:, 1:], "b t n d -> (b t) n d") for s in (positions, velocities))
+    if noise > 0:
+        x = x + noise * model.config.speed * torch.randn_like(x)
+        v = v + noise * model.config.speed * torch.randn_like(v)
     target = torch.cat([x_next - x - v, v_next - v], dim=-1) / model.config.speed  # what free flight misses
     return ((model(x, v) - target) ** 2).mean()
 
 
 def training_step(model: InteractionNetwork, trainer: Trainer, batch: dict[str, Tensor]) -> dict[str, float]:
     """One Adam step on a batch {"positions", "velocities": (B, T, n, 2)} of true clips."""
-    loss = one_step_loss(model, batch["positions"], batch["velocities"])
+    loss = one_step_loss(model, batch["positions"], batch["velocities"], model.config.noise)
     trainer.update("model", loss)
     return {"step_mse": loss.item()}
 
