@@ -107,6 +107,7 @@ def test_every_command_line_mistake_is_one_line_and_exit_status_2(tiny_model_mod
     one_line_error(capsys, ["train", "tiny", "--steps", "0", "--out", str(tmp_path)],
                    "--steps must be positive")
     one_line_error(capsys, ["sample", "tdvae"], "tdvae is a prediction model")
+    one_line_error(capsys, ["predict", "codec"], "codec is a codec")
     one_line_error(capsys, ["sample", "tiny", "--out", str(tmp_path / "s.gif")],
                    "python -m vidgen_lib train tiny")
     a_file = tmp_path / "a_file"

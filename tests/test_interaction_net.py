@@ -210,3 +210,39 @@ def test_a_tiny_batch_is_overfitted():
 def test_train_runs_the_recipe():
     model, metrics = ig.train(tiny_config(), steps=3, progress=False)
     assert metrics["steps"] == 3 and metrics["final/step_mse"] > 0 and not model.training
+
+
+def test_input_noise_moves_the_inputs_and_keeps_the_true_next_state_as_the_target():
+    config = tiny_config()
+    batch = clips(config)
+    net = ig.build(config)
+    torch.nn.init.zeros_(net.object[-1].weight)  # phi_O outputs 0: the loss is what free flight misses
+    torch.nn.init.zeros_(net.object[-1].bias)
+    x, v = batch["positions"], batch["velocities"]
+    torch.manual_seed(5)
+    noisy_loss = ig.one_step_loss(net, x, v, noise=0.3)
+    torch.manual_seed(5)  # the same draws, by hand: noise on x then v, of std 0.3 * speed
+    x0, v0 = x[:, :-1].reshape(-1, *x.shape[2:]), v[:, :-1].reshape(-1, *v.shape[2:])
+    x0 = x0 + 0.3 * config.speed * torch.randn_like(x0)
+    v0 = v0 + 0.3 * config.speed * torch.randn_like(v0)
+    x1, v1 = x[:, 1:].reshape(-1, *x.shape[2:]), v[:, 1:].reshape(-1, *v.shape[2:])
+    missed = torch.cat([x1 - x0 - v0, v1 - v0], dim=-1) / config.speed
+    torch.testing.assert_close(noisy_loss, (missed**2).mean())
+    assert noisy_loss > ig.one_step_loss(net, x, v)  # the noise is something to undo
+
+
+def test_the_cards_rollout_scores_name_the_model_and_match_the_error_curves(model):
+    from vidgen_lib.evaluation import interaction_net as graph_eval
+
+    scores = graph_eval.evaluate(model, 8)
+    errors = graph_eval.rollout_errors(model, 8)
+    last = model.config.num_frames - model.config.context
+    name = "interaction_net" if model.config.use_edges else "interaction_net_no_edges"
+    assert scores[f"position_error_step{last}/{name}"] == round(errors["model"][-1].item(), 4)
+    assert scores["position_error_step1/constant_velocity"] == round(errors["constant_velocity"][0].item(), 4)
+    assert scores[f"energy_ratio_step{last}/{name}"] == round(errors["energy"][-1].item(), 4)
+    positions, velocities = graph_eval.test_states(model, 8)
+    k = model.config.context
+    true_energy = ig.kinetic_energy(velocities[:, k:])  # conserved by the world: the ratio of the truth is 1
+    start = ig.kinetic_energy(velocities[:, k - 1])[:, None]
+    torch.testing.assert_close(true_energy, start.expand_as(true_energy), rtol=1e-4, atol=1e-5)

@@ -250,6 +250,9 @@ def grade(submissions: Path, out: Path, timeout: int) -> int:
 def shipped_model(name: str, verb: str, n: int, out: Path):
     """The module and shipped model ``name`` for ``sample`` or ``predict``, after checking the call."""
     module = get_model(name)
+    if hasattr(module, "compress"):
+        raise UsageError(f"{name} is a codec: it compresses clips rather than drawing or continuing them; "
+                         f"use vidgen_lib.models.{name}.compress and .decompress (notebook 12).")
     if not hasattr(module, verb):
         kind, other = (("a prediction model: it continues given clips", "predict") if verb == "sample"
                        else ("a generator: it draws new clips", "sample"))
