@@ -348,3 +348,62 @@ def _diffusion_sample_clip() -> tuple[str, float]:
     seconds = time_call(lambda: diffusion.sample(model, 1, seed=0, caption=caption), repeats=2)
     return (f"1 clip {config.num_frames}x{config.frame_size}², {config.sample_steps} DDIM steps, "
             f"guidance w = {config.guidance:g}"), seconds
+
+
+@benchmark("train/codec")
+def _codec_step() -> tuple[str, float]:
+    """One step of the learned codec (rate + lambda * distortion, noise in place of rounding)."""
+    from vidgen_lib.datasets import video_batch
+    from vidgen_lib.models import codec
+
+    config = codec.Config.preset("tutorial")
+    model = codec.build(config)
+    batch = {"video": video_batch(codec.dataset(config, num_videos=config.batch_size), config.batch_size)}
+    seconds = _time_training_step(codec, model, {"model": codec.make_optimizer(model, config)}, batch)
+    return f"1 step, {config.batch_size} clips {config.num_frames}x{config.frame_size}²", seconds
+
+
+@benchmark("code/codec")
+def _codec_round_trip() -> tuple[str, float]:
+    """Compress 16 clips to real range-coded bytes and decode them back (tutorial config, untrained)."""
+    import vidgen_lib
+    from vidgen_lib.datasets import video_batch
+    from vidgen_lib.models import codec
+
+    config = codec.Config.preset("tutorial")
+    model = codec.build(config).to(vidgen_lib.device()).eval()
+    videos = video_batch(codec.dataset(config, "test", 16), 16)
+    seconds = time_call(lambda: codec.decompress(model, *codec.compress(model, videos)), repeats=2)
+    return f"16 clips {config.num_frames}x{config.frame_size}², compress + decompress", seconds
+
+
+@benchmark("train/interaction_net")
+def _interaction_net_step() -> tuple[str, float]:
+    """One step of the interaction network (one-step loss on every transition of the batch's clips)."""
+    from vidgen_lib.models import interaction_net
+
+    config = interaction_net.Config.preset("tutorial")
+    model = interaction_net.build(config)
+    data = interaction_net.dataset(config, num_videos=config.batch_size)
+    clips = [data[i] for i in range(config.batch_size)]
+    batch = {key: torch.stack([clip[key] for clip in clips]) for key in ("positions", "velocities")}
+    optimizers = {"model": torch.optim.Adam(model.parameters(), lr=config.lr)}
+    seconds = _time_training_step(interaction_net, model, optimizers, batch)
+    what = f"1 step, {config.batch_size} clips of {config.num_frames} states of {config.num_balls} balls"
+    return what, seconds
+
+
+@benchmark("train/sound_to_video")
+def _sound_to_video_step() -> tuple[str, float]:
+    """One step of the sound-driven predictor (every future frame from the context and its audio)."""
+    from torch.utils.data import default_collate
+
+    from vidgen_lib.models import sound_to_video
+
+    config = sound_to_video.Config.preset("tutorial")
+    model = sound_to_video.build(config)
+    data = sound_to_video.dataset(config, num_videos=config.batch_size)
+    batch = default_collate([data[i] for i in range(config.batch_size)])
+    optimizers = {"model": torch.optim.Adam(model.parameters(), lr=config.lr)}
+    seconds = _time_training_step(sound_to_video, model, optimizers, batch)
+    return f"1 step, {config.batch_size} clips {config.num_frames}x{config.frame_size}²", seconds

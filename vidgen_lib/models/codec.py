@@ -45,7 +45,8 @@ class Config:
     ``width`` channels (the paper: 128-192); the prior learns faster than the transforms (``prior_lr``):
     it starts spread over about 400 integers, and at the transforms' rate it would take thousands of steps
     to narrow. The decoder clips its output to [0, 1]; training takes the MSE of the unclipped output, so
-    an overshoot still has a gradient (a sigmoid there stalls training at a black clip).
+    an overshoot still has a gradient (a sigmoid there stalls training at a black clip). Gradients are
+    clipped (``grad_clip``), and the learning rate is higher than the papers' for a short CPU run.
     """
 
     num_frames: int = 16  # T, even: time is halved once
@@ -57,6 +58,7 @@ class Config:
     lmbda: float = 300.0  # the weight of the distortion (MSE on [0, 1] pixels) against bits per pixel
     lr: float = 1e-3  # Adam, for the transforms (the papers: 1e-4, for millions of steps; 3e-3 stalls here)
     prior_lr: float = 1e-2  # Adam, for the prior's CDF networks
+    grad_clip: float = 1.0  # max gradient norm per step: without, a run at lmbda = 1000 blew up at step 3,500
     batch_size: int = 16
     steps: int = 4000
     num_digits: int = 1
@@ -208,8 +210,8 @@ def train(config: Config, steps: int | None = None, *, run_dir: str | Path | Non
     model = build(config)
     data = batches(dataset(config), config.batch_size)
     return run(model, {"model": make_optimizer(model, config)}, training_step, data,
-               config.steps if steps is None else steps, run_dir=run_dir, seed=seed, progress=progress,
-               time_limit_s=time_limit_s)
+               config.steps if steps is None else steps, run_dir=run_dir, seed=seed,
+               grad_clip=config.grad_clip, progress=progress, time_limit_s=time_limit_s)
 
 
 # --- the real codec: integers, bytes and back -----------------------------------------------------
