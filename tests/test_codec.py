@@ -175,15 +175,16 @@ def test_load_pretrained_says_how_to_train_and_round_trips(tmp_path, monkeypatch
     assert codec.compress(loaded, video) == codec.compress(model, video)
 
 
-def test_rate_at_psnr_reads_the_baseline_curve_between_its_points_and_clamps_below_it():
+def test_rate_at_psnr_reads_the_curve_between_its_points_and_clamps_below_it():
     from vidgen_lib.evaluation import codec as codec_eval
+    from vidgen_lib.evaluation.coding import rate_distortion
 
     def fake(videos, levels):  # a codec whose curve is bpp = levels / 10 and PSNR = 10 * levels dB exactly
         mse = 10.0 ** (-levels)  # PSNR = 10 log10(1 / mse) = 10 * levels
         return 10 * levels, videos + mse**0.5  # 80 * levels bits over the 800 pixels
 
-    videos = torch.zeros(1, 1, 2, 20, 20)
-    assert codec_eval.rate_at_psnr(fake, videos, 25.0, levels=(2, 3, 4)) == pytest.approx(0.25)
-    assert codec_eval.rate_at_psnr(fake, videos, 5.0, levels=(2, 3, 4)) == pytest.approx(0.2)  # 2 levels
-    with pytest.raises(ValueError, match="above the baseline"):
-        codec_eval.rate_at_psnr(fake, videos, 45.0, levels=(2, 3, 4))
+    curve = rate_distortion(fake, torch.zeros(1, 1, 2, 20, 20), (4, 2, 3))
+    assert codec_eval.rate_at_psnr(curve, 25.0) == pytest.approx(0.25)
+    assert codec_eval.rate_at_psnr(curve, 5.0) == pytest.approx(0.2)  # below the curve: its coarsest point
+    with pytest.raises(ValueError, match="above the curve"):
+        codec_eval.rate_at_psnr(curve, 45.0)

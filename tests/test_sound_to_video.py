@@ -166,7 +166,7 @@ def test_training_step_and_the_recipe():
 def test_centroids_by_hand():
     video = torch.zeros(1, 2, 3, 6, 8)
     video[0, 0, 0, 1, 2] = 1.0  # one pixel
-    video[0, 0, 1, 2, 2], video[0, 1, 1, 2, 6] = 0.75, 0.25  # two pixels, in two channels: summed
+    video[0, 0, 1, 2, 2], video[0, 1, 1, 2, 6] = 0.75, 0.25  # two pixels, each in one channel
     found = s2v_eval.centroids(video)
     torch.testing.assert_close(found, torch.tensor([[[1.0, 2.0], [2.0, 3.0], [2.5, 3.5]]]))  # black: centre
 

@@ -10,7 +10,8 @@
   to video, retrieval, forecasting; ``diffusion``: do clips show their captions;
   ``codec``: rate and distortion of real bytes; ``interaction_net``: rollout error and energy;
   ``sound_to_video``: does the ball go where the sound says), each with
-  ``evaluate(model, n, *, seed=0) -> dict``: the numbers of the model card.
+  ``evaluate(model, n, *, seed=0) -> dict``: the numbers of the model card;
+- :mod:`~vidgen_lib.evaluation.applications`: chapter 12's prediction league, interpolation and editing.
 
 This package sits above the models: it imports them, they never import it.
 """

@@ -9,9 +9,11 @@ returned the encoder's integers exactly. The classical baselines are in
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
-from vidgen_lib.evaluation.coding import (Codec, bits_per_pixel, intra_zlib, keyframe_residuals_zlib, psnr,
+from vidgen_lib.evaluation.coding import (bits_per_pixel, intra_zlib, keyframe_residuals_zlib, psnr,
                                           rate_distortion)
 from vidgen_lib.models import codec
 from vidgen_lib.runtime import eval_mode
@@ -29,22 +31,22 @@ def test_clips(config: codec.Config, n: int, seed: int = 0) -> torch.Tensor:
     return torch.stack([data[i]["video"] for i in range(seed, seed + n)])
 
 
-def rate_at_psnr(codec_fn: Codec, videos: torch.Tensor, target_db: float,
-                 levels: tuple[int, ...] = BASELINE_LEVELS) -> float:
-    """The bits per pixel a classical codec needs for ``target_db`` of PSNR on ``videos``: its curve over
-    ``levels``, read at ``target_db`` by linear interpolation between the two points around it.
+def rate_at_psnr(points: Sequence[tuple[float, float]], target_db: float) -> float:
+    """The bits per pixel a codec needs for ``target_db`` of PSNR, read off its curve: ``points`` are its
+    ``(bits per pixel, PSNR in dB)``, as :func:`~vidgen_lib.evaluation.coding.rate_distortion` returns them,
+    joined by straight lines.
 
-    Below the curve's coarsest point (two levels) the baseline cannot go: its rate there is returned, a
-    rate at which it already gives more than ``target_db``. Raises ValueError above the finest point.
+    Below the curve's coarsest point (for the classical codecs, two levels) the codec cannot go: its rate
+    there is returned, a rate at which it already gives more than ``target_db``. Raises ValueError above
+    the finest point.
     """
-    points = sorted(rate_distortion(codec_fn, videos, levels), key=lambda point: point[1])
+    points = sorted(points, key=lambda point: point[1])
     if target_db < points[0][1]:
         return points[0][0]
     for (rate_lo, db_lo), (rate_hi, db_hi) in zip(points, points[1:]):
         if db_lo <= target_db <= db_hi:
             return rate_lo + (rate_hi - rate_lo) * (target_db - db_lo) / (db_hi - db_lo)
-    raise ValueError(f"{target_db:.2f} dB is above the baseline's curve (at most {points[-1][1]:.2f} dB, "
-                     f"with {max(levels)} levels).")
+    raise ValueError(f"{target_db:.2f} dB is above the curve (at most {points[-1][1]:.2f} dB).")
 
 
 def evaluate(model: codec.VideoCodec, n: int, *, seed: int = 0) -> dict[str, float]:
@@ -62,12 +64,15 @@ def evaluate(model: codec.VideoCodec, n: int, *, seed: int = 0) -> dict[str, flo
     with eval_mode(model):  # what the decoder must show: the synthesis of the encoder's integers
         expected = model.decode_latents(codec.quantized_latents(model, videos)).cpu()
     quality = psnr(videos, decoded)
-    return {
+    baselines = {"intra_zlib": intra_zlib, "keyframe_residuals_zlib": keyframe_residuals_zlib}
+    scores = {
         "eval_videos": n,
         "bpp/codec": round(bits_per_pixel(len(data), videos), 4),
         "bpp_estimated/codec": round(codec.estimated_bits(model, videos) / videos[:, 0].numel(), 4),
         "psnr/codec": round(quality, 3),
         "exact_decode/codec": float(torch.equal(decoded, expected)),
-        "bpp/intra_zlib": round(rate_at_psnr(intra_zlib, videos, quality), 4),
-        "bpp/keyframe_residuals_zlib": round(rate_at_psnr(keyframe_residuals_zlib, videos, quality), 4),
     }
+    for name, baseline in baselines.items():  # the classical curves over BASELINE_LEVELS, at the same PSNR
+        curve = rate_distortion(baseline, videos, BASELINE_LEVELS)
+        scores[f"bpp/{name}"] = round(rate_at_psnr(curve, quality), 4)
+    return scores

@@ -14,30 +14,19 @@ from torch import Tensor
 from torch.utils.data import default_collate
 
 from vidgen_lib.datasets.sounds import shuffled_audio, silence_like
+from vidgen_lib.evaluation.applications import centroids as frame_centres
 from vidgen_lib.metrics import copy_last_frame, psnr
 from vidgen_lib.models import sound_to_video as s2v
 from vidgen_lib.runtime import rng
-from vidgen_lib.video import validate_video
 
 
 def centroids(video: Tensor) -> Tensor:
-    """The intensity-weighted centroid (y, x) of every frame, in pixels (pixel (i, j) sits at (i, j)).
-
-    A black frame has no centroid and gets the frame's centre, so a vanished ball still costs an error.
-
-    Args:
-        video: (B, C, T, H, W) in [0, 1]; the channels are summed.
-    Returns:
-        (B, T, 2) float.
-    """
-    validate_video(video)
-    mass = video.sum(dim=1)  # (B, T, H, W)
-    total = mass.sum(dim=(2, 3))  # (B, T)
-    y = (mass.sum(dim=3) * torch.arange(video.shape[3], dtype=video.dtype)).sum(-1) / total.clamp(min=1e-8)
-    x = (mass.sum(dim=2) * torch.arange(video.shape[4], dtype=video.dtype)).sum(-1) / total.clamp(min=1e-8)
-    found = torch.stack([y, x], dim=-1)
-    centre = torch.tensor([(video.shape[3] - 1) / 2, (video.shape[4] - 1) / 2], dtype=video.dtype)
-    return torch.where((total > 0)[..., None], found, centre)
+    """The centre of the ball in every frame, (B, T, 2) as (y, x) in pixels: the intensity-weighted centre
+    of :func:`vidgen_lib.evaluation.applications.centroids`, except that a black frame, which has none,
+    gets the frame's centre, so a vanished ball still costs an error. ``video`` (B, C, T, H, W) in [0, 1]."""
+    found = frame_centres(video)  # NaN for a black frame
+    middle = torch.tensor([(video.shape[3] - 1) / 2, (video.shape[4] - 1) / 2], dtype=found.dtype)
+    return torch.where(found.isnan(), middle, found).to(video.dtype)
 
 
 def predictions(model: s2v.SoundToVideo, n: int, seed: int = 0) -> dict[str, Tensor]:
