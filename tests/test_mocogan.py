@@ -362,26 +362,41 @@ def test_image_pretraining_trains_the_frame_generator_against_d_i_alone():
     torch.manual_seed(0)
     m = mocogan.build(tiny_config(pretrain_image_steps=2))
     trainer = Trainer({"model": m}, mocogan.make_optimizers(m, m.config), progress=False)
-    seen, clips = [], []
-    record, generate = trainer.update, m.generator.forward
+    seen, clips, frames = [], [], []
+    record, generate, draw = trainer.update, m.generator.forward, m.generator.single_frames
     trainer.update = lambda name, loss: seen.append(name) or record(name, loss)
     m.generator.forward = lambda n: clips.append(n) or generate(n)
+    m.generator.single_frames = lambda n: frames.append(n) or draw(n)
     d_video_before = {k: v.clone() for k, v in m.video_discriminator.state_dict().items()}
     g_image_before = {k: v.clone() for k, v in m.generator.image_generator.state_dict().items()}
     for _ in range(2):
         values = mocogan.training_step(m, trainer, batch())
         assert set(values) == {"D_image", "G"}
         trainer.step += 1
-    assert seen == ["D_image", "G"] * 2 and clips == [1] * 2  # ceil(8 frames / 10 per clip) = 1 clip
+    assert seen == ["D_image", "G"] * 2 and clips == [] and frames == [8] * 2  # image_batch_size frames
     assert all(torch.equal(v, d_video_before[k]) for k, v in m.video_discriminator.state_dict().items())
     g_image_after = m.generator.image_generator.state_dict()
     assert not all(torch.equal(v, g_image_before[k]) for k, v in g_image_after.items())
     assert all(p.requires_grad for p in m.image_discriminator.parameters())  # unfrozen after G's step
     values = mocogan.training_step(m, trainer, batch())  # step 2: the video game
     assert set(values) == {"D_image", "D_video", "G"} and seen[4:] == ["D_image", "D_video", "G"]
-    assert clips[2:] == [4]  # a whole batch of fakes
+    assert clips == [4] and frames == [8] * 2  # a whole batch of fake clips
     with pytest.raises(ValueError, match="needs the image discriminator"):
         tiny_config(pretrain_image_steps=5, use_image_discriminator=False)
+
+
+def test_the_image_game_draws_every_frame_from_its_own_codes():
+    """Pretraining frames are independent draws: no two share a content code, unlike frames of one clip."""
+    m = mocogan.build(tiny_config()).eval()
+    torch.manual_seed(0)
+    frames = m.generator.single_frames(6)
+    assert frames.shape == (6, 1, 16, 16) and frames.abs().max() <= 1
+    gen = m.generator
+    torch.manual_seed(0)
+    z_motion, steps = gen.sample_motion(6), torch.randint(gen.config.num_frames, (6,))
+    z = torch.cat([gen.sample_content(6), z_motion[torch.arange(6), steps]], -1)
+    assert torch.allclose(frames, gen.image_generator(z[:, :, None, None]))  # codes drawn in this order
+    assert len(set(z[:, : gen.config.dim_content].sum(1).tolist())) == 6
 
 
 def test_train_runs_the_image_steps_first_then_the_video_game(monkeypatch):
@@ -463,3 +478,25 @@ def test_instance_noise_blurs_what_the_discriminators_see_only_while_training():
     assert torch.equal(d_image.eval()(frames), d_image(frames))
     quiet = mocogan.build(tiny_config(disc_norm="batch")).image_discriminator.train()  # no power iteration
     assert torch.equal(quiet(frames), quiet(frames))  # sigma 0: no noise at all
+
+
+def test_the_shipped_ablation_table_holds_three_seeds_of_each_setting_as_its_script_trains_them():
+    """data/results/mocogan_ablations.json (notebook 03) matches scripts/train_mocogan_ablations.sh."""
+    import json
+
+    table = json.loads((vidgen_lib.DATA_DIR / "results" / "mocogan_ablations.json").read_text())
+    script = (vidgen_lib.DATA_DIR.parent / "scripts" / "train_mocogan_ablations.sh").read_text()
+    flags = {"recipe": [], "no_image_discriminator": ["--set use_image_discriminator=false"],
+             "image_pretraining": ["--set pretrain_image_steps=1000"]}
+    assert sorted(table["runs"]) == sorted(f"{group}_seed{seed}" for group in flags for seed in range(3))
+    for name, run in table["runs"].items():
+        group, seed = name.rsplit("_seed", 1)
+        assert run["seed"] == int(seed) and run["steps"] == 3000 and f"--seed {seed}" in run["command"]
+        assert all(flag in run["command"] for flag in flags[group])
+        scores = {"fvd/mocogan", "fvd_motion/mocogan", "fd_frames/mocogan", "acd/mocogan"}
+        assert scores <= set(run["metrics"])
+        assert ("final/D_image" in run["metrics"]) == (group != "no_image_discriminator")
+    assert table["eval_videos"] == 1024 and "steps=${STEPS:-3000}" in script
+    (continued,) = table["continued"].values()  # the script's last run: seed 1 of the recipe, twice the steps
+    assert continued["steps"] == 6000 and "--seed 1 --steps 6000" in continued["command"]
+    assert "--steps $(( 2 * steps ))" in script and "recipe_seed1_continued" in continued["command"]

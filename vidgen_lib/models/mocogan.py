@@ -155,6 +155,15 @@ class MoCoGANGenerator(nn.Module):
         """n fresh videos (n, C, T, H, W) in [-1, 1], from new content and motion codes."""
         return self.generate(self.sample_content(n), self.sample_motion(n))
 
+    def single_frames(self, n: int) -> Tensor:
+        """n independent frames (n, C, H, W) in [-1, 1]: each from its own content code and the motion code
+        of one random step of its own path, the samples of G_I's image game (one code per frame, where n
+        frames of few clips would share few content codes)."""
+        z_motion = self.sample_motion(n)  # (n, T, dim_motion)
+        steps = torch.randint(self.config.num_frames, (n,), device=z_motion.device)
+        z = torch.cat([self.sample_content(n), z_motion[torch.arange(n, device=z_motion.device), steps]], -1)
+        return self.image_generator(rearrange(z, "b d -> b d 1 1"))
+
 
 # --- the two discriminators -----------------------------------------------------------------------
 
@@ -285,8 +294,8 @@ def generator_loss(image_logits: Tensor | None, video_logits: Tensor | None, kin
 def training_step(model: MoCoGAN, trainer: Trainer, batch: dict[str, Tensor]) -> dict[str, float]:
     """One iteration of Sec. 4's alternating updates: D_I, then D_V, then G, on one batch of fakes, which
     both discriminators see through DiffAugment, as they see the real ones. The first
-    ``pretrain_image_steps`` play an image GAN instead (D_I, then G against D_I alone, on only the
-    ceil(image_batch_size / T) clips D_I needs): a good image generator first, then a motion path through
+    ``pretrain_image_steps`` play an image GAN instead (D_I, then G against D_I alone, on
+    ``image_batch_size`` independent frames): a good image generator first, then a motion path through
     its latent space, is the insight of MoCoGAN-HD (Tian et al., ICLR 2021).
 
     Args:
@@ -302,8 +311,7 @@ def training_step(model: MoCoGAN, trainer: Trainer, batch: dict[str, Tensor]) ->
 
     if trainer.step < config.pretrain_image_steps:  # the image game (MoCoGAN-HD): D_V sits out
         d_video, real_frames = None, sample_frames(real, n_frames)
-        fake = model.generator(-(-n_frames // config.num_frames))  # ceil(n_frames / T) clips
-        fake_frames = sample_frames(fake, n_frames)
+        fake_frames = model.generator.single_frames(n_frames)
     else:
         fake = model.generator(real.shape[0])  # generated once, reused by all three updates
         if d_image is not None:
