@@ -3,7 +3,7 @@
 # discriminator D_I (the paper's ablation) and the recipe whose first 1,000 steps pretrain the image
 # generator on single frames (MoCoGAN-HD's order), 3,000 steps each at the tutorial preset's batch; then
 # the recipe's seed 1 (the best of its three here) trains on to twice the steps.
-# Two runs at a time, one thread each: about an hour on two cores.
+# Two runs at a time, one thread each: about 80 minutes on two cores.
 #
 #   bash scripts/train_mocogan_ablations.sh [OUT_DIR]        (default OUT_DIR: runs/mocogan_ablations)
 #   STEPS=4 EVAL=16 bash scripts/train_mocogan_ablations.sh /tmp/try        (a rehearsal in seconds)
