@@ -11,22 +11,24 @@
 # Every run writes OUT_DIR/<run>/mocogan.pt and its model card (scores at N = 1,024 unless EVAL is set).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=${1:-runs/mocogan_ablations}
-steps=${STEPS:-3000}
-pretrain=$(( steps / 3 ))
+export out=${1:-runs/mocogan_ablations} steps=${STEPS:-3000} eval_videos=${EVAL:-1024}
+export OMP_NUM_THREADS=1 TQDM_MININTERVAL=60 PYTHONUNBUFFERED=1
 mkdir -p "$out"
-export OMP_NUM_THREADS=1 TQDM_DISABLE=1 PYTHONUNBUFFERED=1
 
-runs=()
+train() {  # train NAME [train options]: one run, its log in OUT_DIR/NAME.log
+  local name=$1
+  shift
+  python -m vidgen_lib train mocogan --out "$out/$name" --set eval_videos="$eval_videos" "$@" \
+    > "$out/$name.log" 2>&1 && echo "done $name"
+}
+export -f train
+
 for seed in 0 1 2; do
-  runs+=("recipe_seed$seed --seed $seed")
-  runs+=("no_image_discriminator_seed$seed --seed $seed --set use_image_discriminator=false")
-  runs+=("image_pretraining_seed$seed --seed $seed --set pretrain_image_steps=$pretrain")
-done
-printf '%s\n' "${runs[@]}" | xargs -P 2 -L 1 bash -c \
-  'name=$0; python -m vidgen_lib train mocogan --out "'"$out"'/$name" --steps '"$steps"' --set eval_videos='"${EVAL:-1024}"' "$@" > "'"$out"'/$name.log" 2>&1 && echo "done $name"'
+  echo "recipe_seed$seed --seed $seed --steps $steps"
+  echo "no_image_discriminator_seed$seed --seed $seed --steps $steps --set use_image_discriminator=false"
+  echo "image_pretraining_seed$seed --seed $seed --steps $steps --set pretrain_image_steps=$(( steps / 3 ))"
+done | xargs -P 2 -L 1 bash -c 'train "$@"' _
 
 # Does more training alone close the gap? The best seed of the recipe, trained on from its last state.
 cp -r "$out/recipe_seed1" "$out/recipe_seed1_continued"
-python -m vidgen_lib train mocogan --out "$out/recipe_seed1_continued" --seed 1 --steps $(( 2 * steps )) \
-  --set eval_videos="${EVAL:-1024}" > "$out/recipe_seed1_continued.log" 2>&1 && echo "done recipe_seed1_continued"
+train recipe_seed1_continued --seed 1 --steps $(( 2 * steps ))

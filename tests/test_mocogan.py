@@ -395,8 +395,8 @@ def test_the_image_game_draws_every_frame_from_its_own_codes():
     torch.manual_seed(0)
     z_motion, steps = gen.sample_motion(6), torch.randint(gen.config.num_frames, (6,))
     z = torch.cat([gen.sample_content(6), z_motion[torch.arange(6), steps]], -1)
-    assert torch.allclose(frames, gen.image_generator(z[:, :, None, None]))  # codes drawn in this order
-    assert len(set(z[:, : gen.config.dim_content].sum(1).tolist())) == 6
+    # every frame is G_I of its own [z_C, z_M(t)]: frames of one clip (one z_C) would not match
+    assert torch.allclose(frames, gen.image_generator(z[:, :, None, None]))
 
 
 def test_train_runs_the_image_steps_first_then_the_video_game(monkeypatch):
